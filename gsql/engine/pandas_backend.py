@@ -1,0 +1,449 @@
+"""The pandas engine: plan nodes over pandas DataFrames with Arrow-backed dtypes.
+
+Every column is a `pd.ArrowDtype`, so each type holds NULL and strings stay Arrow strings, as
+in cuDF. Expressions use the Arrow kernels of `arrow_kernels`. Group-by, join and sort convert
+the frame to a `pyarrow.Table` without copying and use Arrow's own operators, which already
+have SQL's NULL rules (one NULL group, NULL keys never match, SUM of no values is NULL) and run
+on several threads. Distinct and set operations use pandas, whose NULL equals NULL there, as
+SQL's set operations require.
+"""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type
+from gsql.engine.backend import Backend
+from gsql.errors import ExecutionError, UnsupportedError
+from gsql.sql import plan
+from gsql.types import normalize_arrow_type
+
+__all__ = ["PandasBackend", "frame_from_table", "table_from_frame"]
+
+_INT64_LIMIT = 2.0**63
+
+
+def frame_from_table(table: pa.Table) -> pd.DataFrame:
+    """Wrap an Arrow table as a DataFrame of `pd.ArrowDtype` columns without copying."""
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=False)
+    if frame.columns.size == 0:
+        frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    return frame
+
+
+def table_from_frame(frame: pd.DataFrame) -> pa.Table:
+    """Return the Arrow table of a frame; Arrow-backed columns are not copied."""
+    if frame.columns.size == 0:
+        return pa.table({"__rows": pa.nulls(len(frame), pa.null())}).drop_columns(["__rows"])
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _chunked(frame: pd.DataFrame, name: str) -> pa.ChunkedArray:
+    array = frame[name].array
+    if hasattr(array, "__arrow_array__"):
+        result = array.__arrow_array__()
+        return result if isinstance(result, pa.ChunkedArray) else pa.chunked_array([result])
+    return pa.chunked_array([pa.array(frame[name])])
+
+
+def _evaluator(frame: pd.DataFrame, dialect: str) -> Evaluator:
+    return Evaluator(lambda name: _chunked(frame, name), len(frame), dialect)
+
+
+def _series(value: Value, evaluator: Evaluator, index: pd.Index) -> pd.Series:
+    array = evaluator.array(value)
+    if pa.types.is_null(array.type):
+        array = array.cast(pa.int32()) if False else array
+    normalized = normalize_arrow_type(array.type)
+    if normalized != array.type:
+        array = array.cast(normalized)
+    return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index, copy=False)
+
+
+def _frame(columns: dict[str, pd.Series], length: int) -> pd.DataFrame:
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(length))
+    return pd.DataFrame(columns, copy=False)
+
+
+# Node handlers ------------------------------------------------------------------------------
+
+
+def _scan(backend: PandasBackend, node: plan.Scan, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    table = node.source.read(columns=node.source_columns)
+    table = table.rename_columns(node.columns)
+    return frame_from_table(table)
+
+
+def _values(backend: PandasBackend, node: plan.Values, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    length = len(node.rows)
+    if not node.columns:
+        return pd.DataFrame(index=pd.RangeIndex(length))
+    evaluator = Evaluator(lambda name: pa.chunked_array([], pa.null()), 1, backend.dialect)
+    cells = [[evaluator.evaluate(cell) for cell in row] for row in node.rows]
+    columns = {}
+    for position, name in enumerate(node.columns):
+        values = [row[position] for row in cells]
+        target = common_type([value.type for value in values])
+        if pa.types.is_null(target):
+            target = pa.int32()
+        items = [cast_value(value, target, backend.dialect).as_py() for value in values]
+        array = pa.chunked_array([pa.array(items, type=target)])
+        columns[name] = pd.Series(pd.arrays.ArrowExtensionArray(array), copy=False)
+    return _frame(columns, length)
+
+
+def _filter(backend: PandasBackend, node: plan.Filter, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = inputs[0]
+    evaluator = _evaluator(frame, backend.dialect)
+    mask = evaluator.evaluate(node.predicate)
+    if isinstance(mask, pa.Scalar):
+        keep = bool(mask.as_py()) if mask.is_valid else False
+        return frame if keep else frame.iloc[0:0]
+    if not pa.types.is_boolean(mask.type):
+        mask = cast_value(mask, pa.bool_())
+    # SQL keeps a row only when the predicate is TRUE: NULL counts as not true.
+    keep = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def _project(backend: PandasBackend, node: plan.Project, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = inputs[0]
+    evaluator = _evaluator(frame, backend.dialect)
+    columns = {}
+    for name, expression in zip(node.columns, node.expressions):
+        columns[name] = _series(evaluator.evaluate(expression), evaluator, frame.index)
+    return _frame(columns, len(frame))
+
+
+def _aggregate(backend: PandasBackend, node: plan.Aggregate, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    table = table_from_frame(inputs[0])
+    arguments: dict[str, pa.ChunkedArray] = {}
+    requests: list[tuple[Any, str, Any]] = []
+    outputs: list[str] = []
+
+    for index, call in enumerate(node.aggregates):
+        column = f"__arg{index}"
+        request, output = _aggregate_request(call, column)
+        if call.argument is not None:
+            arguments[column] = _aggregate_argument(call, table.column(call.argument))
+        requests.append(request)
+        outputs.append(output)
+
+    work = table.select(node.keys)
+    for column, array in arguments.items():
+        work = work.append_column(column, array)
+    if work.num_columns == 0:
+        work = pa.table({"__rows": pa.nulls(table.num_rows, pa.int8())})
+
+    grouped = work.group_by(node.keys, use_threads=True).aggregate(requests)
+    _check_integer_sums(node, work, grouped, outputs)
+    result_columns = {key: grouped.column(key) for key in node.keys}
+    for name, output, call in zip(node.columns[len(node.keys) :], outputs, node.aggregates):
+        result_columns[name] = _aggregate_result(call, grouped.column(output))
+    result = pa.table(result_columns) if result_columns else pa.table({})
+    return frame_from_table(result)
+
+
+def _aggregate_request(call: plan.AggregateCall, column: str) -> tuple[Any, str]:
+    if call.function == "count_star":
+        return ([], "count_all", None), "count_all"
+    if call.function == "count":
+        function = "count_distinct" if call.distinct else "count"
+        return (column, function, pc.CountOptions("only_valid")), f"{column}_{function}"
+    if call.distinct and call.function in ("sum", "avg"):
+        raise UnsupportedError(f"{call.function.upper()}(DISTINCT ...) is not supported")
+    function = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[call.function]
+    options = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
+    return (column, function, options), f"{column}_{function}"
+
+
+def _aggregate_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
+    value_type = array.type
+    if call.function == "sum" and pa.types.is_decimal(value_type):
+        # A sum needs more digits than its inputs; DuckDB also widens SUM(DECIMAL) to 38 digits.
+        return array.cast(pa.decimal128(38, value_type.scale))
+    if call.function == "sum" and pa.types.is_integer(value_type):
+        return array.cast(pa.int64())
+    if call.function == "sum" and pa.types.is_boolean(value_type):
+        return array.cast(pa.int64())
+    if call.function == "avg" and not pa.types.is_floating(value_type):
+        if not (pa.types.is_integer(value_type) or pa.types.is_decimal(value_type)):
+            raise ExecutionError(f"AVG needs a numeric argument, not `{value_type}`")
+        return array.cast(pa.float64())
+    if call.function in ("sum",) and not (pa.types.is_floating(value_type)):
+        raise ExecutionError(f"SUM needs a numeric argument, not `{value_type}`")
+    return array
+
+
+def _aggregate_result(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
+    if call.function in ("count", "count_star"):
+        return array.cast(pa.int64())
+    return array
+
+
+def _check_integer_sums(node: plan.Aggregate, work: pa.Table, grouped: pa.Table, outputs: list[str]) -> None:
+    """Raise when an integer SUM left the BIGINT range, instead of returning a wrapped value."""
+    for index, (call, output) in enumerate(zip(node.aggregates, outputs)):
+        column = f"__arg{index}"
+        if call.function != "sum" or column not in work.column_names:
+            continue
+        if not pa.types.is_integer(work.column(column).type):
+            continue
+        as_float = work.select(node.keys).append_column(column, work.column(column).cast(pa.float64()))
+        totals = as_float.group_by(node.keys).aggregate([(column, "sum")]).column(f"{column}_sum")
+        largest = pc.max(pc.abs(totals)).as_py()
+        if largest is not None and largest >= _INT64_LIMIT:
+            raise ExecutionError(
+                f"integer overflow: SUM({call.argument}) exceeds the BIGINT range; "
+                "CAST the argument to DECIMAL(38, 0) or DOUBLE"
+            )
+
+
+def _join(backend: PandasBackend, node: plan.Join, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    left, right = inputs
+    if node.kind == "cross" or (not node.left_keys and node.residual is None):
+        result = _cross(left, right)
+        return result[node.columns]
+    if not node.left_keys:
+        return _nested_loop_join(backend, node, left, right)
+    if node.residual is not None and node.kind != "inner":
+        return _outer_join_with_residual(backend, node, left, right)
+
+    joined = _hash_join(node, table_from_frame(left), table_from_frame(right), node.kind)
+    frame = frame_from_table(joined.select(node.columns))
+    if node.residual is not None:
+        frame = _filter(backend, plan.Filter(node.columns, predicate=node.residual), [frame])
+    return frame
+
+
+_JOIN_TYPES = {"inner": "inner", "left": "left outer", "right": "right outer", "full": "full outer"}
+
+
+def _hash_join(node: plan.Join, left: pa.Table, right: pa.Table, kind: str) -> pa.Table:
+    left, right = _align_key_types(node, left, right)
+    if left.num_rows == 0 or right.num_rows == 0:
+        return _join_with_empty(left, right, kind)
+    return left.join(
+        right,
+        keys=node.left_keys,
+        right_keys=node.right_keys,
+        join_type=_JOIN_TYPES[kind],
+        coalesce_keys=False,
+        use_threads=True,
+    )
+
+
+def _join_with_empty(left: pa.Table, right: pa.Table, kind: str) -> pa.Table:
+    """Join when one side is empty: Arrow's hash join rejects some empty inputs."""
+    keep_left = kind in ("left", "full") and left.num_rows > 0
+    keep_right = kind in ("right", "full") and right.num_rows > 0
+    parts = []
+    if keep_left:
+        parts.append(_pad(left, right.schema, left_side=True))
+    if keep_right:
+        parts.append(_pad(right, left.schema, left_side=False))
+    schema = pa.schema(list(left.schema) + list(right.schema))
+    if not parts:
+        return schema.empty_table()
+    return pa.concat_tables(parts).select(schema.names)
+
+
+def _pad(table: pa.Table, other: pa.Schema, left_side: bool) -> pa.Table:
+    nulls = {field.name: pa.nulls(table.num_rows, field.type) for field in other}
+    padded = table
+    for name, array in nulls.items():
+        padded = padded.append_column(name, array)
+    return padded
+
+
+def _align_key_types(node: plan.Join, left: pa.Table, right: pa.Table) -> tuple[pa.Table, pa.Table]:
+    for left_key, right_key in zip(node.left_keys, node.right_keys):
+        left_type = left.schema.field(left_key).type
+        right_type = right.schema.field(right_key).type
+        if left_type == right_type:
+            continue
+        target = common_type([left_type, right_type])
+        left = left.set_column(left.schema.get_field_index(left_key), left_key, cast_value(left.column(left_key), target))
+        right = right.set_column(right.schema.get_field_index(right_key), right_key, cast_value(right.column(right_key), target))
+    return left, right
+
+
+def _cross(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    if left.columns.size == 0 or right.columns.size == 0:
+        left_rows = np.repeat(np.arange(len(left)), len(right))
+        right_rows = np.tile(np.arange(len(right)), len(left))
+        parts = [left.iloc[left_rows].reset_index(drop=True), right.iloc[right_rows].reset_index(drop=True)]
+        return pd.concat(parts, axis=1)
+    return left.merge(right, how="cross")
+
+
+def _nested_loop_join(backend: PandasBackend, node: plan.Join, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    if node.kind == "inner":
+        crossed = _cross(left, right)
+        return _filter(backend, plan.Filter(node.columns, predicate=node.residual), [crossed])[node.columns]
+    return _outer_join_with_residual(backend, node, left, right)
+
+
+def _outer_join_with_residual(backend: PandasBackend, node: plan.Join, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """Outer join whose ON clause has a non-equality part: match, filter, then add the unmatched rows."""
+    left = left.assign(__left_row=pd.Series(np.arange(len(left)), dtype="int64[pyarrow]"))
+    right = right.assign(__right_row=pd.Series(np.arange(len(right)), dtype="int64[pyarrow]"))
+    inner = plan.Join(
+        node.columns + ["__left_row", "__right_row"],
+        kind="inner",
+        left_keys=node.left_keys,
+        right_keys=node.right_keys,
+    )
+    if node.left_keys:
+        matched = frame_from_table(_hash_join(inner, table_from_frame(left), table_from_frame(right), "inner"))
+    else:
+        matched = _cross(left, right)
+    matched = _filter(backend, plan.Filter(matched.columns.tolist(), predicate=node.residual), [matched])
+
+    parts = [matched]
+    if node.kind in ("left", "full"):
+        unmatched = left[~left["__left_row"].isin(matched["__left_row"])]
+        parts.append(_with_nulls(unmatched, right))
+    if node.kind in ("right", "full"):
+        unmatched = right[~right["__right_row"].isin(matched["__right_row"])]
+        parts.append(_with_nulls(unmatched, left))
+    result = pd.concat([part[node.columns] for part in parts], ignore_index=True)
+    return result
+
+
+def _with_nulls(frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    extra = {}
+    for name in other.columns:
+        dtype = other[name].dtype
+        arrow = dtype.pyarrow_dtype if isinstance(dtype, pd.ArrowDtype) else pa.from_numpy_dtype(dtype)
+        extra[name] = pd.Series(pd.arrays.ArrowExtensionArray(pa.nulls(len(frame), arrow)), copy=False)
+    return pd.concat([frame, pd.DataFrame(extra)], axis=1)
+
+
+def _sort(backend: PandasBackend, node: plan.Sort, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = inputs[0]
+    if len(frame) < 2:
+        return frame
+    indices = sort_indices(table_from_frame(frame), node.keys)
+    return frame.take(indices.to_numpy()).reset_index(drop=True)
+
+
+def sort_indices(table: pa.Table, keys: list[plan.SortKey]) -> pa.Array:
+    """Return a stable sort permutation with per-key direction and NULL placement.
+
+    NaN sorts above every number, as in DuckDB and PostgreSQL.
+    """
+    columns: dict[str, pa.ChunkedArray] = {}
+    sort_keys = []
+    for position, key in enumerate(keys):
+        values = table.column(key.column)
+        order = "descending" if key.descending else "ascending"
+        placement = "at_start" if key.nulls_first else "at_end"
+        if pa.types.is_floating(values.type):
+            # Arrow places NaN with the NULLs; SQL sorts NaN above every number instead.
+            nan_flag = f"__nan{position}"
+            columns[nan_flag] = pc.is_nan(values)
+            sort_keys.append((nan_flag, order, placement))
+        name = f"__key{position}"
+        columns[name] = values
+        sort_keys.append((name, order, placement))
+    return pc.sort_indices(pa.table(columns), sort_keys=sort_keys)
+
+
+def _limit(backend: PandasBackend, node: plan.Limit, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = inputs[0]
+    stop = None if node.limit is None else node.offset + node.limit
+    return frame.iloc[node.offset : stop].reset_index(drop=True)
+
+
+def _distinct(backend: PandasBackend, node: plan.Distinct, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = inputs[0]
+    if frame.columns.size == 0:
+        return frame.iloc[: min(len(frame), 1)]
+    return frame.drop_duplicates(ignore_index=True)
+
+
+def _set_operation(backend: PandasBackend, node: plan.SetOperation, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    left, right = _align_set_inputs(node, *inputs)
+    if node.kind == "union":
+        combined = pd.concat([left, right], ignore_index=True)
+        return combined if node.all else combined.drop_duplicates(ignore_index=True)
+
+    if not node.all:
+        left = left.drop_duplicates(ignore_index=True)
+        right = right.drop_duplicates(ignore_index=True)
+        on = list(node.columns)
+    else:
+        # INTERSECT ALL and EXCEPT ALL pair each row with its n-th duplicate on the other side.
+        left = left.assign(__copy=left.groupby(list(node.columns), dropna=False).cumcount())
+        right = right.assign(__copy=right.groupby(list(node.columns), dropna=False).cumcount())
+        on = list(node.columns) + ["__copy"]
+    # pandas' merge matches NULL with NULL, which is what set operations require.
+    marked = left.merge(right[on].drop_duplicates(), on=on, how="left", indicator=True)
+    keep = marked["_merge"] == ("both" if node.kind == "intersect" else "left_only")
+    return marked.loc[keep, list(node.columns)].reset_index(drop=True)
+
+
+def _align_set_inputs(node: plan.SetOperation, left: pd.DataFrame, right: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    left = left.set_axis(node.columns, axis=1)
+    right = right.set_axis(node.columns, axis=1)
+    for name in node.columns:
+        left_type = _arrow_dtype(left[name])
+        right_type = _arrow_dtype(right[name])
+        if left_type == right_type:
+            continue
+        target = common_type([left_type, right_type])
+        if pa.types.is_null(target):
+            target = pa.int32()
+        left[name] = _cast_series(left[name], target)
+        right[name] = _cast_series(right[name], target)
+    return left, right
+
+
+def _arrow_dtype(series: pd.Series) -> pa.DataType:
+    dtype = series.dtype
+    return dtype.pyarrow_dtype if isinstance(dtype, pd.ArrowDtype) else pa.from_numpy_dtype(dtype)
+
+
+def _cast_series(series: pd.Series, target: pa.DataType) -> pd.Series:
+    array = cast_value(pa.chunked_array([pa.array(series.array)]) if not hasattr(series.array, "__arrow_array__") else series.array.__arrow_array__(), target)
+    return pd.Series(pd.arrays.ArrowExtensionArray(array), index=series.index, copy=False)
+
+
+class PandasBackend(Backend):
+    """Runs plans on one machine's CPU with pandas DataFrames of Arrow-backed columns."""
+
+    name = "pandas"
+    handlers = {
+        plan.Scan: _scan,
+        plan.Values: _values,
+        plan.Filter: _filter,
+        plan.Project: _project,
+        plan.Aggregate: _aggregate,
+        plan.Join: _join,
+        plan.Sort: _sort,
+        plan.Limit: _limit,
+        plan.Distinct: _distinct,
+        plan.SetOperation: _set_operation,
+    }
+
+    def to_arrow(self, frame: pd.DataFrame, columns: list[str], names: list[str]) -> pa.Table:
+        table = table_from_frame(frame[columns]) if columns else pa.table({})
+        if not columns:
+            return pa.Table.from_batches([], schema=pa.schema([])) if len(frame) == 0 else pa.table({}).take([]) if False else _empty_width_table(len(frame))
+        return table.rename_columns(names)
+
+
+def _empty_width_table(rows: int) -> pa.Table:
+    return pa.table({"__rows": pa.nulls(rows)}).drop_columns(["__rows"])
+
+
+_ = decimal  # decimal scalars reach this module through Arrow values

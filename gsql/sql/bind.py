@@ -1,0 +1,186 @@
+"""Bind a parsed query to the catalog: resolve every table and column with sqlglot's `qualify`.
+
+After binding, every column reference names its table alias, every table has an alias, stars
+are expanded, and file paths or table functions in FROM are registered as query-local tables.
+
+>>> # SELECT dep_delay FROM flights WHERE carrier = 'UA'
+>>> # becomes
+>>> # SELECT "flights"."dep_delay" AS "dep_delay" FROM "flights" AS "flights"
+>>> #   WHERE "flights"."carrier" = 'UA'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema, normalize_name
+
+from gsql.catalogs import Catalog, TableSource, source_from_path, source_from_table_function
+from gsql.errors import BindError, UnsupportedError, suggest
+from gsql.types import sql_type
+
+__all__ = ["BoundQuery", "bind_query"]
+
+_FILE_SUFFIX = re.compile(r"\.(csv|tsv|txt|parquet|pq)(\.(gz|zst|bz2))?$", re.IGNORECASE)
+_TABLE_FUNCTIONS = (exp.ReadCSV, exp.ReadParquet)
+
+
+@dataclass
+class BoundQuery:
+    """A qualified query and the table sources it reads, keyed by the name used in the SQL.
+
+    `column_names` maps each table name to {normalised column name: column name in the source}.
+    """
+
+    expression: exp.Expression
+    dialect: str
+    sources: dict[str, TableSource]
+    column_names: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> BoundQuery:
+    """Qualify `expression` against `catalog` and collect the sources it reads."""
+    expression = expression.copy()
+    cte_names = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+    sources: dict[str, TableSource] = {}
+
+    for table in list(expression.find_all(exp.Table)):
+        _bind_table(table, catalog, cte_names, sources)
+
+    column_names: dict[str, dict[str, str]] = {}
+    mapping: dict[str, dict[str, str]] = {}
+    for name, source in sources.items():
+        columns: dict[str, str] = {}
+        types: dict[str, str] = {}
+        for arrow_field in source.arrow_schema():
+            normalised = normalize_name(
+                arrow_field.name, dialect=dialect, is_table=False, normalize=True
+            ).name
+            columns[normalised] = arrow_field.name
+            types[exp.to_identifier(arrow_field.name).sql(dialect)] = sql_type(
+                arrow_field.type
+            ).sql(dialect)
+        column_names[name] = columns
+        mapping[exp.to_identifier(name).sql(dialect)] = types
+
+    schema = MappingSchema(mapping, dialect=dialect)
+    try:
+        qualified = qualify(
+            expression,
+            dialect=dialect,
+            schema=schema,
+            quote_identifiers=False,
+            identify=False,
+        )
+    except sqlglot.errors.OptimizeError as error:
+        raise _bind_error(error, sources) from None
+    return BoundQuery(qualified, dialect, sources, column_names)
+
+
+def _bind_table(
+    table: exp.Table, catalog: Catalog, cte_names: set[str], sources: dict[str, TableSource]
+) -> None:
+    """Check one table reference, registering files and table functions as local tables."""
+    target = table.this
+    if isinstance(target, _TABLE_FUNCTIONS) or isinstance(target, exp.Anonymous):
+        source = _source_from_function(target, len(sources))
+        _replace_with_local_name(table, source, sources)
+        return
+    if not isinstance(target, exp.Identifier):
+        raise UnsupportedError(f"table expression `{table.sql()}` is not supported in FROM")
+    if table.args.get("db") or table.args.get("catalog"):
+        raise UnsupportedError(
+            f"qualified table name `{table.sql()}` is not supported; gsql has one schema, "
+            "so refer to the table by its registered name"
+        )
+
+    name = target.name
+    if name.lower() in cte_names:
+        return
+    if name in catalog:
+        sources[name] = catalog.get(name)
+        return
+    if target.quoted and (_FILE_SUFFIX.search(name) or "/" in name or "*" in name):
+        source = source_from_path(f"__file_{len(sources)}", name)
+        _replace_with_local_name(table, source, sources, default_alias=_stem(name))
+        return
+    catalog.get(name)  # raises BindError with a suggestion
+
+
+def _source_from_function(function: exp.Expression, index: int) -> TableSource:
+    if isinstance(function, exp.Anonymous):
+        name = function.name.lower()
+        raw_arguments = function.expressions
+    else:
+        name = "read_csv" if isinstance(function, exp.ReadCSV) else "read_parquet"
+        raw_arguments = ([function.this] if function.this else []) + function.expressions
+
+    positional: list[Any] = []
+    options: dict[str, Any] = {}
+    for argument in raw_arguments:
+        if isinstance(argument, (exp.EQ, exp.PropertyEQ)) and isinstance(argument.this, exp.Column):
+            options[argument.this.name.lower()] = _literal_value(argument.expression)
+        else:
+            positional.append(_literal_value(argument))
+    source = source_from_table_function(name, positional, options)
+    source.name = f"__file_{index}"
+    return source
+
+
+def _literal_value(expression: exp.Expression) -> Any:
+    if isinstance(expression, exp.Literal):
+        return expression.this if expression.is_string else float(expression.this) if "." in expression.this else int(expression.this)
+    if isinstance(expression, exp.Boolean):
+        return expression.this
+    if isinstance(expression, exp.Array):
+        return [_literal_value(item) for item in expression.expressions]
+    if isinstance(expression, exp.Struct):
+        return {
+            item.this.name if isinstance(item.this, exp.Expression) else str(item.this): _literal_value(item.expression)
+            for item in expression.expressions
+            if isinstance(item, (exp.PropertyEQ, exp.Slice, exp.EQ))
+        }
+    if isinstance(expression, exp.Null):
+        return None
+    raise UnsupportedError(
+        f"table function argument `{expression.sql()}` must be a literal value"
+    )
+
+
+def _replace_with_local_name(
+    table: exp.Table,
+    source: TableSource,
+    sources: dict[str, TableSource],
+    default_alias: str | None = None,
+) -> None:
+    local_name = source.name
+    sources[local_name] = source
+    alias = table.alias or default_alias or local_name
+    table.set("this", exp.to_identifier(local_name))
+    table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+def _stem(path: str) -> str:
+    base = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    stem = base.split(".", 1)[0]
+    return re.sub(r"\W", "_", stem) or "file"
+
+
+_UNRESOLVED_COLUMN = re.compile(r"Column '([^']+)' could not be resolved")
+
+
+def _bind_error(error: sqlglot.errors.OptimizeError, sources: dict[str, TableSource]) -> BindError:
+    message = str(error)
+    match = _UNRESOLVED_COLUMN.search(message)
+    if match:
+        column = match.group(1)
+        candidates = [f.name for source in sources.values() for f in source.arrow_schema()]
+        tables = ", ".join(f"`{name}`" for name in sources if not name.startswith("__file_"))
+        scope = f" in {tables}" if tables else ""
+        return BindError(f"unknown column `{column}`{scope}{suggest(column, candidates)}")
+    return BindError(f"cannot resolve the query: {message}")

@@ -1,0 +1,710 @@
+"""Build gsql's logical plan from a bound (qualified) sqlglot expression.
+
+The builder is a whitelist: every clause and expression class it does not handle raises
+`UnsupportedError` naming it, so a query either runs with SQL semantics or fails clearly.
+
+>>> # SELECT carrier, COUNT(*) AS n FROM flights WHERE distance > 1000 GROUP BY carrier
+>>> # becomes
+>>> # Project carrier, n
+>>> #   Aggregate keys=flights.carrier COUNT(*)
+>>> #     Filter flights.distance > 1000
+>>> #       Scan flights (carrier, distance)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from gsql.errors import BindError, UnsupportedError
+from gsql.sql import plan
+from gsql.sql.bind import BoundQuery
+from gsql.sql.prune import prune_columns
+from gsql.sql.expressions import AGGREGATE_FUNCTIONS, check_supported, display_name
+
+__all__ = ["Relation", "build_plan"]
+
+# Select arguments the builder reads; any other argument that is set is rejected by name.
+_HANDLED_SELECT_ARGS = frozenset(
+    {"expressions", "from_", "joins", "where", "group", "having", "order", "limit", "offset",
+     "distinct", "with_", "kind", "hint", "exclude", "operation_modifiers"}
+)
+_HANDLED_SET_ARGS = frozenset(
+    {"this", "expression", "distinct", "by_name", "order", "limit", "offset", "with_", "side",
+     "kind", "on"}
+)
+
+
+@dataclass
+class Relation:
+    """A plan node with the SQL names of its output columns, in order."""
+
+    node: plan.Node
+    names: list[str]
+
+
+@dataclass
+class Scope:
+    """Columns visible to expressions of one SELECT: (table alias, column) -> frame column."""
+
+    columns: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def aliases(self) -> set[str]:
+        return {alias for alias, _ in self.columns}
+
+
+@dataclass
+class _FromItem:
+    relation: plan.Node
+    aliases: set[str]
+
+
+def build_plan(bound: BoundQuery) -> Relation:
+    """Build the logical plan of a bound query, with unread columns pruned."""
+    relation = _PlanBuilder(bound).query(bound.expression, {})
+    prune_columns(relation.node)
+    return relation
+
+
+class _PlanBuilder:
+    def __init__(self, bound: BoundQuery) -> None:
+        self.bound = bound
+        self.dialect = bound.dialect
+        self._counter = itertools.count()
+
+    def fresh(self, prefix: str) -> str:
+        return f"_{prefix}{next(self._counter)}"
+
+    # Queries -----------------------------------------------------------------------------
+
+    def query(self, expression: exp.Expression, ctes: dict[str, Relation]) -> Relation:
+        ctes = self._with_ctes(expression, ctes)
+        if isinstance(expression, exp.Select):
+            return self.select(expression, ctes)
+        if isinstance(expression, exp.SetOperation):
+            return self.set_operation(expression, ctes)
+        if isinstance(expression, exp.Subquery):
+            relation = self.query(expression.this, ctes)
+            return self._order_and_limit(expression, relation)
+        raise UnsupportedError(
+            f"statement `{type(expression).__name__.upper()}` is not supported; "
+            "gsql runs SELECT queries"
+        )
+
+    def _with_ctes(self, expression: exp.Expression, ctes: dict[str, Relation]) -> dict[str, Relation]:
+        with_ = expression.args.get("with_")
+        if not with_:
+            return ctes
+        if with_.args.get("recursive"):
+            raise UnsupportedError("WITH RECURSIVE is not supported")
+        ctes = dict(ctes)
+        for cte in with_.expressions:
+            ctes[cte.alias_or_name.lower()] = self.query(cte.this, ctes)
+        return ctes
+
+    def set_operation(self, expression: exp.SetOperation, ctes: dict[str, Relation]) -> Relation:
+        _reject_args(expression, _HANDLED_SET_ARGS, "set operation")
+        if expression.args.get("by_name") or expression.args.get("side") or expression.args.get("on"):
+            raise UnsupportedError(f"`{expression.key.upper()} BY NAME` is not supported")
+        left = self.query(expression.this, ctes)
+        right = self.query(expression.expression, ctes)
+        if len(left.names) != len(right.names):
+            raise BindError(
+                f"{expression.key.upper()} inputs have {len(left.names)} and {len(right.names)} "
+                "columns; both sides must select the same number of columns"
+            )
+        kind = {exp.Union: "union", exp.Intersect: "intersect", exp.Except: "except"}[type(expression)]
+        distinct = expression.args.get("distinct", True) is not False
+        columns = [self.fresh("u") for _ in left.names]
+        node = plan.SetOperation(columns, left=left.node, right=right.node, kind=kind, all=not distinct)
+        return self._order_and_limit(expression, Relation(node, left.names))
+
+    def select(self, select: exp.Select, ctes: dict[str, Relation]) -> Relation:
+        _reject_args(select, _HANDLED_SELECT_ARGS, "SELECT")
+        if select.args.get("kind") or select.args.get("exclude") or select.args.get("operation_modifiers"):
+            raise UnsupportedError(f"SELECT modifier in `{select.sql(self.dialect)[:80]}` is not supported")
+        distinct = select.args.get("distinct")
+        if distinct is not None and distinct.args.get("on"):
+            raise UnsupportedError("SELECT DISTINCT ON is not supported")
+
+        node, scope, remaining = self._from_clause(select, ctes)
+        if remaining:
+            node = self._filter(node, exp.and_(*remaining), scope)
+
+        resolver = _Resolver(self, scope)
+        if _needs_aggregate(select):
+            node, resolver = self._aggregate(select, node, scope)
+        if select.args.get("having"):
+            node = plan.Filter(node.columns, input=node, predicate=resolver.resolve(select.args["having"].this))
+
+        return self._project(select, node, resolver, distinct is not None)
+
+    # FROM, JOIN and WHERE -----------------------------------------------------------------
+
+    def _from_clause(
+        self, select: exp.Select, ctes: dict[str, Relation]
+    ) -> tuple[plan.Node, Scope, list[exp.Expression]]:
+        from_ = select.args.get("from_")
+        where = select.args.get("where")
+        conjuncts = list(_conjuncts(where.this)) if where else []
+        if from_ is None:
+            if select.args.get("joins"):
+                raise UnsupportedError("JOIN without FROM is not supported")
+            return plan.Values([], rows=[()]), Scope(), conjuncts
+
+        scope = Scope()
+        first = self._from_item(from_.this, ctes, scope)
+        joins = select.args.get("joins") or []
+        items = [(first, None)] + [(self._from_item(join.this, ctes, scope), join) for join in joins]
+        for _, join in items[1:]:
+            _check_join(join)
+
+        outer = any(_join_kind(join) in ("left", "right", "full") for _, join in items[1:])
+        if outer:
+            return self._ordered_joins(items, conjuncts, scope)
+        return self._inner_joins(items, conjuncts, scope)
+
+    def _from_item(self, item: exp.Expression, ctes: dict[str, Relation], scope: Scope) -> _FromItem:
+        alias = item.alias_or_name
+        if isinstance(item, exp.Table) and item.name.lower() in ctes and not item.args.get("db"):
+            relation = ctes[item.name.lower()]
+            return self._rename(relation, alias, scope)
+        if isinstance(item, exp.Table):
+            return self._scan(item, alias, scope)
+        if isinstance(item, exp.Subquery):
+            relation = self.query(item.this, ctes)
+            relation = self._order_and_limit(item, relation)
+            return self._rename(relation, alias, scope)
+        if isinstance(item, exp.Values):
+            return self._values(item, alias, scope)
+        raise UnsupportedError(f"FROM item `{item.sql(self.dialect)[:80]}` is not supported")
+
+    def _scan(self, table: exp.Table, alias: str, scope: Scope) -> _FromItem:
+        name = table.name
+        source = self.bound.sources.get(name)
+        if source is None:
+            raise BindError(f"unknown table `{name}`")
+        column_names = self.bound.column_names[name]
+        columns = []
+        for normalised, original in column_names.items():
+            frame_column = f"{alias}.{normalised}"
+            scope.columns[(alias, normalised)] = frame_column
+            columns.append((frame_column, original))
+        node = plan.Scan(
+            [frame for frame, _ in columns],
+            source=source,
+            alias=alias,
+            source_columns=[original for _, original in columns],
+        )
+        return _FromItem(node, {alias})
+
+    def _rename(self, relation: Relation, alias: str, scope: Scope) -> _FromItem:
+        columns = []
+        for name, column in zip(relation.names, relation.node.columns):
+            key = (alias, name)
+            if key in scope.columns:
+                raise BindError(f"column `{name}` appears twice in derived table `{alias}`; give each column a unique alias")
+            scope.columns[key] = f"{alias}.{name}"
+            columns.append(f"{alias}.{name}")
+        node = plan.Project(columns, input=relation.node, expressions=[_ref(c) for c in relation.node.columns])
+        return _FromItem(node, {alias})
+
+    def _values(self, values: exp.Values, alias: str, scope: Scope) -> _FromItem:
+        rows = []
+        for row in values.expressions:
+            cells = row.expressions if isinstance(row, exp.Tuple) else [row]
+            rows.append(tuple(cells))
+        width = len(rows[0]) if rows else 0
+        if any(len(row) != width for row in rows):
+            raise BindError("VALUES rows must all have the same number of columns")
+        table_alias = values.args.get("alias")
+        names = [c.name for c in table_alias.columns] if table_alias and table_alias.columns else []
+        names += [f"col{i}" for i in range(len(names) + 1, width + 1)]
+        columns = []
+        for name in names:
+            scope.columns[(alias, name)] = f"{alias}.{name}"
+            columns.append(f"{alias}.{name}")
+        node = plan.Values(columns, rows=rows)
+        return _FromItem(node, {alias})
+
+    def _inner_joins(
+        self, items: list[tuple[_FromItem, exp.Join | None]], conjuncts: list[exp.Expression], scope: Scope
+    ) -> tuple[plan.Node, Scope, list[exp.Expression]]:
+        """Join items of inner and cross joins in an order that avoids cross products.
+
+        With only inner joins, ON and WHERE conjuncts are interchangeable, so they form one pool;
+        each conjunct is applied as soon as the tables it reads have been joined.
+        """
+        pool = list(conjuncts)
+        for _, join in items[1:]:
+            if join is not None and join.args.get("on"):
+                pool.extend(_conjuncts(join.args["on"]))
+
+        remaining_items = [item for item, _ in items]
+        pending: list[exp.Expression] = []
+        for conjunct in pool:
+            aliases = _aliases(conjunct)
+            single = [item for item in remaining_items if aliases and aliases <= item.aliases]
+            if single and _pushable(conjunct):
+                single[0].relation = self._filter(single[0].relation, conjunct, scope)
+            else:
+                pending.append(conjunct)
+
+        current = remaining_items.pop(0)
+        while remaining_items:
+            index = _next_connected(current.aliases, remaining_items, pending)
+            item = remaining_items.pop(index)
+            available = current.aliases | item.aliases
+            applicable = [
+                c for c in pending if _pushable(c) and _aliases(c) and _aliases(c) <= available
+            ]
+            pending = [c for c in pending if not any(c is a for a in applicable)]
+            current = self._join(current, item, "inner", applicable, scope)
+        return current.relation, scope, pending
+
+    def _ordered_joins(
+        self, items: list[tuple[_FromItem, exp.Join | None]], conjuncts: list[exp.Expression], scope: Scope
+    ) -> tuple[plan.Node, Scope, list[exp.Expression]]:
+        """Join items in the written order when outer joins make the order significant."""
+        null_supplied: set[str] = set()
+        seen: set[str] = set(items[0][0].aliases)
+        for item, join in items[1:]:
+            kind = _join_kind(join)
+            if kind in ("left", "full"):
+                null_supplied |= item.aliases
+            if kind in ("right", "full"):
+                null_supplied |= seen
+            seen |= item.aliases
+
+        pending: list[exp.Expression] = []
+        for conjunct in conjuncts:
+            aliases = _aliases(conjunct)
+            target = [item for item, _ in items if aliases and aliases <= item.aliases]
+            if target and _pushable(conjunct) and not (aliases & null_supplied):
+                target[0].relation = self._filter(target[0].relation, conjunct, scope)
+            else:
+                pending.append(conjunct)
+
+        current = items[0][0]
+        for item, join in items[1:]:
+            kind = _join_kind(join)
+            condition = list(_conjuncts(join.args["on"])) if join.args.get("on") else []
+            if kind == "inner":
+                available = current.aliases | item.aliases
+                extra = [c for c in pending if _pushable(c) and _aliases(c) and _aliases(c) <= available and not (_aliases(c) & null_supplied)]
+                pending = [c for c in pending if not any(c is e for e in extra)]
+                condition += extra
+            current = self._join(current, item, kind, condition, scope)
+        return current.relation, scope, pending
+
+    def _join(
+        self, left: _FromItem, right: _FromItem, kind: str, condition: list[exp.Expression], scope: Scope
+    ) -> _FromItem:
+        left_keys: list[str] = []
+        right_keys: list[str] = []
+        residual: list[exp.Expression] = []
+        left_extra: list[tuple[str, exp.Expression]] = []
+        right_extra: list[tuple[str, exp.Expression]] = []
+
+        for conjunct in condition:
+            pair = _equi_pair(conjunct, left.aliases, right.aliases)
+            if pair is None:
+                residual.append(conjunct)
+                continue
+            left_key = self._key_column(pair[0], scope, left_extra)
+            right_key = self._key_column(pair[1], scope, right_extra)
+            left_keys.append(left_key)
+            right_keys.append(right_key)
+
+        left_node = _extend(left.relation, left_extra)
+        right_node = _extend(right.relation, right_extra)
+        if kind == "inner" and not left_keys:
+            kind = "cross" if not residual else "inner"
+        residual_expression = None
+        if residual:
+            residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual))
+        node: plan.Node = plan.Join(
+            left_node.columns + right_node.columns,
+            left=left_node,
+            right=right_node,
+            kind=kind,
+            left_keys=left_keys,
+            right_keys=right_keys,
+            residual=residual_expression,
+        )
+        if left_extra or right_extra:
+            keep = left.relation.columns + right.relation.columns
+            node = plan.Project(keep, input=node, expressions=[_ref(c) for c in keep])
+        return _FromItem(node, left.aliases | right.aliases)
+
+    def _key_column(
+        self, expression: exp.Expression, scope: Scope, extra: list[tuple[str, exp.Expression]]
+    ) -> str:
+        resolved = _Resolver(self, scope).resolve(expression)
+        if isinstance(resolved, exp.Column):
+            return resolved.name
+        name = self.fresh("k")
+        extra.append((name, resolved))
+        return name
+
+    def _filter(self, node: plan.Node, predicate: exp.Expression, scope: Scope) -> plan.Node:
+        resolved = _Resolver(self, scope).resolve(predicate)
+        return plan.Filter(node.columns, input=node, predicate=resolved)
+
+    # GROUP BY and aggregates --------------------------------------------------------------
+
+    def _aggregate(self, select: exp.Select, node: plan.Node, scope: Scope) -> tuple[plan.Node, _Resolver]:
+        group = select.args.get("group")
+        if group is not None:
+            for arg in ("grouping_sets", "rollup", "cube", "totals"):
+                if group.args.get(arg):
+                    raise UnsupportedError(f"GROUP BY {arg.upper().replace('_', ' ')} is not supported")
+        group_expressions = list(group.expressions) if group is not None else []
+
+        resolver = _Resolver(self, scope)
+        pre_columns: list[str] = []
+        pre_expressions: list[exp.Expression] = []
+
+        def pre_column(expression: exp.Expression) -> str:
+            resolved = resolver.resolve(expression)
+            for name, existing in zip(pre_columns, pre_expressions):
+                if existing == resolved:
+                    return name
+            name = resolved.name if isinstance(resolved, exp.Column) else self.fresh("g")
+            pre_columns.append(name)
+            pre_expressions.append(resolved)
+            return name
+
+        replacements: list[tuple[exp.Expression, str]] = []
+        keys = []
+        for expression in group_expressions:
+            key = pre_column(expression)
+            if key not in keys:
+                keys.append(key)
+            replacements.append((expression, key))
+
+        calls: list[plan.AggregateCall] = []
+        call_columns: list[str] = []
+        for call_expression in _aggregate_calls(select):
+            if any(call_expression == existing for existing, _ in replacements):
+                continue
+            call = self._aggregate_call(call_expression, pre_column)
+            name = self.fresh("a")
+            calls.append(call)
+            call_columns.append(name)
+            replacements.append((call_expression, name))
+
+        pre = plan.Project(pre_columns, input=node, expressions=pre_expressions)
+        aggregate = plan.Aggregate(keys + call_columns, input=pre, keys=keys, aggregates=calls)
+        return aggregate, _AggregateResolver(self, scope, replacements)
+
+    def _aggregate_call(self, expression: exp.Expression, pre_column) -> plan.AggregateCall:
+        condition = None
+        if isinstance(expression, exp.Filter):
+            # AGG(x) FILTER (WHERE c) is AGG over CASE WHEN c THEN x END: rows failing c become
+            # NULL, which every supported aggregate skips.
+            condition = expression.expression.this
+            expression = expression.this
+        function = AGGREGATE_FUNCTIONS.get(type(expression))
+        if function is None:
+            raise UnsupportedError(f"aggregate function `{expression.sql_name()}` is not supported")
+        argument = expression.this
+        distinct = False
+        if isinstance(argument, exp.Distinct):
+            if len(argument.expressions) != 1:
+                raise UnsupportedError("COUNT(DISTINCT ...) over several columns is not supported")
+            distinct = True
+            argument = argument.expressions[0]
+        if isinstance(expression, exp.Count) and isinstance(argument, exp.Star):
+            if condition is None:
+                return plan.AggregateCall("count_star", None)
+            function, argument = "count", exp.Literal.number(1)
+        if condition is not None and argument is not None:
+            argument = exp.Case(ifs=[exp.If(this=condition.copy(), true=argument.copy())])
+        if argument is None:
+            raise UnsupportedError(f"aggregate `{expression.sql()}` needs an argument")
+        for nested in argument.find_all(exp.AggFunc):
+            raise BindError(f"aggregate `{nested.sql()}` cannot be nested inside `{expression.sql()}`")
+        return plan.AggregateCall(function, pre_column(argument), distinct=distinct)
+
+    # SELECT list, DISTINCT, ORDER BY and LIMIT --------------------------------------------
+
+    def _project(self, select: exp.Select, node: plan.Node, resolver: _Resolver, distinct: bool) -> Relation:
+        names: list[str] = []
+        columns: list[str] = []
+        expressions: list[exp.Expression] = []
+        originals: list[exp.Expression] = []
+        for item in select.expressions:
+            inner = item.this if isinstance(item, exp.Alias) else item
+            name = item.alias if isinstance(item, exp.Alias) else item.alias_or_name
+            if isinstance(item, exp.Alias) and name.startswith("_col_"):
+                name = display_name(inner, self.dialect)
+            names.append(name)
+            columns.append(self.fresh("p"))
+            expressions.append(resolver.resolve(inner))
+            originals.append(inner)
+
+        order = select.args.get("order")
+        sort_keys: list[plan.SortKey] = []
+        hidden = 0
+        if order is not None:
+            for ordered in order.expressions:
+                column = self._order_column(ordered.this, select, names, columns, originals)
+                if column is None:
+                    if distinct:
+                        raise BindError(
+                            f"ORDER BY `{ordered.this.sql(self.dialect)}` must appear in the select list of a SELECT DISTINCT"
+                        )
+                    column = self.fresh("o")
+                    columns.append(column)
+                    expressions.append(resolver.resolve(ordered.this))
+                    hidden += 1
+                sort_keys.append(_sort_key(column, ordered))
+
+        result: plan.Node = plan.Project(columns, input=node, expressions=expressions)
+        if distinct:
+            result = plan.Distinct(result.columns, input=result)
+        if sort_keys:
+            result = plan.Sort(result.columns, input=result, keys=sort_keys)
+        if hidden:
+            visible = columns[: len(names)]
+            result = plan.Project(visible, input=result, expressions=[_ref(c) for c in visible])
+        return self._limit(select, Relation(result, names))
+
+    def _order_column(
+        self,
+        expression: exp.Expression,
+        select: exp.Select,
+        names: list[str],
+        columns: list[str],
+        originals: list[exp.Expression],
+    ) -> str | None:
+        if isinstance(expression, exp.Literal) and not expression.is_string:
+            position = int(expression.this)
+            if not 1 <= position <= len(names):
+                raise BindError(f"ORDER BY position {position} is not in the select list of {len(names)} columns")
+            return columns[position - 1]
+        if isinstance(expression, exp.Column) and not expression.table:
+            aliases = [item.alias_or_name for item in select.expressions]
+            if expression.name in aliases:
+                return columns[aliases.index(expression.name)]
+        for column, original in zip(columns, originals):
+            if original == expression:
+                return column
+        return None
+
+    def _order_and_limit(self, expression: exp.Expression, relation: Relation) -> Relation:
+        order = expression.args.get("order")
+        if order is not None:
+            keys = []
+            for ordered in order.expressions:
+                key = ordered.this
+                column = None
+                if isinstance(key, exp.Literal) and not key.is_string:
+                    position = int(key.this)
+                    if not 1 <= position <= len(relation.names):
+                        raise BindError(f"ORDER BY position {position} is not in the select list")
+                    column = relation.node.columns[position - 1]
+                elif isinstance(key, exp.Column) and key.name in relation.names:
+                    column = relation.node.columns[relation.names.index(key.name)]
+                if column is None:
+                    raise UnsupportedError(
+                        f"ORDER BY `{key.sql(self.dialect)}` on a set operation must name an output column"
+                    )
+                keys.append(_sort_key(column, ordered))
+            node = plan.Sort(relation.node.columns, input=relation.node, keys=keys)
+            relation = Relation(node, relation.names)
+        return self._limit(expression, relation)
+
+    def _limit(self, expression: exp.Expression, relation: Relation) -> Relation:
+        limit = expression.args.get("limit")
+        offset = expression.args.get("offset")
+        if limit is None and offset is None:
+            return relation
+        count = _integer(limit.expression, "LIMIT") if limit is not None else None
+        skip = _integer(offset.expression, "OFFSET") if offset is not None else 0
+        node = plan.Limit(relation.node.columns, input=relation.node, limit=count, offset=skip)
+        return Relation(node, relation.names)
+
+
+class _Resolver:
+    """Rewrite an expression so its column references name frame columns."""
+
+    def __init__(self, builder: _PlanBuilder, scope: Scope) -> None:
+        self.builder = builder
+        self.scope = scope
+
+    def resolve(self, expression: exp.Expression) -> exp.Expression:
+        resolved = expression.copy().transform(self._replace, copy=False)
+        check_supported(resolved)
+        return resolved
+
+    def _replace(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            return self._column(node)
+        if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
+            raise UnsupportedError(f"subquery `{node.sql()[:80]}` is not supported in this position")
+        if isinstance(node, exp.Window):
+            raise UnsupportedError(f"window function `{node.sql()[:80]}` is not supported")
+        if isinstance(node, exp.AggFunc):
+            raise BindError(f"aggregate `{node.sql()}` is not allowed here (in WHERE, ON or GROUP BY)")
+        return node
+
+    def _column(self, column: exp.Column) -> exp.Expression:
+        key = (column.table, column.name)
+        frame_column = self.scope.columns.get(key)
+        if frame_column is None:
+            raise BindError(f"unknown column `{column.sql()}`")
+        return _ref(frame_column)
+
+
+class _AggregateResolver(_Resolver):
+    """Resolve expressions above an Aggregate: only group keys and aggregates are visible."""
+
+    def __init__(self, builder: _PlanBuilder, scope: Scope, replacements: list[tuple[exp.Expression, str]]) -> None:
+        super().__init__(builder, scope)
+        self.replacements = replacements
+
+    def _replace(self, node: exp.Expression) -> exp.Expression:
+        for expression, column in self.replacements:
+            if node == expression:
+                return _ref(column)
+        if isinstance(node, exp.Column):
+            raise BindError(
+                f"column `{node.sql()}` must appear in the GROUP BY clause or be used in an aggregate function"
+            )
+        return super()._replace(node)
+
+
+# Helpers ------------------------------------------------------------------------------------
+
+
+def _ref(name: str) -> exp.Column:
+    return exp.Column(this=exp.to_identifier(name, quoted=True))
+
+
+def _extend(node: plan.Node, extra: list[tuple[str, exp.Expression]]) -> plan.Node:
+    if not extra:
+        return node
+    columns = node.columns + [name for name, _ in extra]
+    expressions = [_ref(c) for c in node.columns] + [e for _, e in extra]
+    return plan.Project(columns, input=node, expressions=expressions)
+
+
+def _reject_args(expression: exp.Expression, handled: frozenset[str], what: str) -> None:
+    for name, value in expression.args.items():
+        if value in (None, [], False) or name in handled:
+            continue
+        raise UnsupportedError(f"{what} clause `{name.upper().rstrip('_')}` is not supported")
+
+
+def _conjuncts(expression: exp.Expression):
+    if isinstance(expression, exp.And):
+        yield from _conjuncts(expression.this)
+        yield from _conjuncts(expression.expression)
+    elif isinstance(expression, exp.Paren) and isinstance(expression.this, exp.And):
+        yield from _conjuncts(expression.this)
+    else:
+        yield expression
+
+
+def _aliases(expression: exp.Expression) -> set[str]:
+    return {column.table for column in expression.find_all(exp.Column) if column.table}
+
+
+def _pushable(expression: exp.Expression) -> bool:
+    """Whether a conjunct may be evaluated below the WHERE clause that contains it."""
+    return not any(
+        isinstance(node, (exp.Subquery, exp.Select, exp.Exists, exp.AggFunc, exp.Window))
+        for node in expression.walk()
+    )
+
+
+def _equi_pair(conjunct: exp.Expression, left: set[str], right: set[str]):
+    if not isinstance(conjunct, exp.EQ):
+        return None
+    a, b = conjunct.this, conjunct.expression
+    aliases_a, aliases_b = _aliases(a), _aliases(b)
+    if not aliases_a or not aliases_b or not _pushable(conjunct):
+        return None
+    if aliases_a <= left and aliases_b <= right:
+        return a, b
+    if aliases_a <= right and aliases_b <= left:
+        return b, a
+    return None
+
+
+def _next_connected(current: set[str], items: list[_FromItem], pending: list[exp.Expression]) -> int:
+    for index, item in enumerate(items):
+        for conjunct in pending:
+            if _equi_pair(conjunct, current, item.aliases) is not None:
+                return index
+    return 0
+
+
+def _join_kind(join: exp.Join | None) -> str:
+    if join is None:
+        return "inner"
+    side = (join.side or "").lower()
+    kind = (join.kind or "").lower()
+    if side in ("left", "right", "full"):
+        return side
+    if kind == "cross":
+        return "cross"
+    return "inner"
+
+
+def _check_join(join: exp.Join) -> None:
+    kind = (join.kind or "").upper()
+    if kind in ("SEMI", "ANTI", "ASOF") or join.args.get("method"):
+        raise UnsupportedError(f"{kind or join.args.get('method')} JOIN is not supported")
+    if join.args.get("using"):
+        raise UnsupportedError("JOIN ... USING could not be rewritten to ON; write the ON condition")
+    if isinstance(join.this, exp.Lateral) or join.args.get("match_condition"):
+        raise UnsupportedError(f"join `{join.sql()[:80]}` is not supported")
+
+
+def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:
+    found: list[exp.AggFunc] = []
+    roots = list(select.expressions)
+    if select.args.get("having"):
+        roots.append(select.args["having"])
+    if select.args.get("order"):
+        roots.append(select.args["order"])
+    for root in roots:
+        for node in root.walk(prune=_is_aggregate_boundary):
+            if isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc):
+                call = node
+            elif isinstance(node, exp.AggFunc) and not isinstance(node.parent, (exp.Window, exp.Filter)):
+                call = node
+            else:
+                continue
+            if not any(call == existing for existing in found):
+                found.append(call)
+    return found
+
+
+def _is_aggregate_boundary(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Filter):
+        return isinstance(node.this, exp.AggFunc)
+    return isinstance(node, (exp.AggFunc, exp.Subquery, exp.Window))
+
+
+def _needs_aggregate(select: exp.Select) -> bool:
+    return select.args.get("group") is not None or bool(_aggregate_calls(select))
+
+
+def _sort_key(column: str, ordered: exp.Ordered) -> plan.SortKey:
+    descending = bool(ordered.args.get("desc"))
+    nulls_first = ordered.args.get("nulls_first")
+    if nulls_first is None:
+        nulls_first = descending
+    return plan.SortKey(column, descending=descending, nulls_first=bool(nulls_first))
+
+
+def _integer(expression: exp.Expression, clause: str) -> int:
+    if isinstance(expression, exp.Literal) and not expression.is_string and expression.this.isdigit():
+        return int(expression.this)
+    raise UnsupportedError(f"{clause} must be a non-negative integer literal, not `{expression.sql()}`")

@@ -1,0 +1,70 @@
+"""Parse SQL text with sqlglot, turning its errors into gsql errors that keep the position."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+
+from gsql.errors import SqlSyntaxError, UnsupportedError
+
+__all__ = ["DEFAULT_DIALECT", "parse_sql", "parse_statements", "resolve_dialect"]
+
+# DuckDB's dialect is the default because it is close to PostgreSQL and standard SQL, reads
+# file paths in FROM, and is the dialect of gsql's reference engine in tests.
+DEFAULT_DIALECT = "duckdb"
+
+
+def resolve_dialect(dialect: str | None) -> str:
+    """Return the dialect name to use, checking that sqlglot knows it."""
+    name = (dialect or DEFAULT_DIALECT).lower()
+    try:
+        Dialect.get_or_raise(name)
+    except ValueError:
+        known = ", ".join(sorted(d.value for d in sqlglot.Dialects if d.value))
+        raise UnsupportedError(f"unknown SQL dialect `{name}`; choose one of: {known}") from None
+    return name
+
+
+def parse_statements(text: str, dialect: str | None = None) -> list[exp.Expression]:
+    """Parse one or more `;`-separated statements; empty statements are dropped."""
+    name = resolve_dialect(dialect)
+    try:
+        statements = sqlglot.parse(text, read=name)
+    except sqlglot.errors.ParseError as error:
+        raise _syntax_error(error, text) from None
+    except sqlglot.errors.TokenError as error:
+        raise SqlSyntaxError(f"invalid SQL: {error}") from None
+    return [statement for statement in statements if statement is not None]
+
+
+def parse_sql(text: str, dialect: str | None = None) -> exp.Expression:
+    """Parse exactly one SQL statement.
+
+    >>> parse_sql("select 1 as one").sql()
+    'SELECT 1 AS one'
+    """
+    statements = parse_statements(text, dialect)
+    if not statements:
+        raise SqlSyntaxError("the SQL text is empty; write a query such as `SELECT 1`")
+    if len(statements) > 1:
+        raise SqlSyntaxError(
+            f"expected one statement but found {len(statements)}; run them one at a time"
+        )
+    return statements[0]
+
+
+def _syntax_error(error: sqlglot.errors.ParseError, text: str) -> SqlSyntaxError:
+    details = error.errors[0] if error.errors else {}
+    line = details.get("line")
+    column = details.get("col")
+    token = details.get("highlight") or None
+    description = details.get("description") or str(error)
+    message = f"syntax error: {description}"
+    if line is not None and column is not None:
+        message += f" at line {line}, column {column}"
+        source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+        if source_line:
+            marker_column = max(int(column) - len(token or " "), 0)
+            message += f"\n  {source_line}\n  {' ' * marker_column}{'^' * max(len(token or ''), 1)}"
+    return SqlSyntaxError(message, line=line, column=column, token=token)

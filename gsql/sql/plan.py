@@ -1,0 +1,289 @@
+"""gsql's logical plan: a small relational IR whose expressions stay sqlglot expressions.
+
+Every node produces a frame whose columns carry the unique names in `Node.columns`. Expressions
+inside a node refer to the columns of the node's input frames only, through unqualified
+`exp.Column` references whose name is the frame column name, so an engine evaluates them without
+knowing anything about SQL scopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+if TYPE_CHECKING:
+    from gsql.catalogs import TableSource
+
+__all__ = [
+    "Aggregate",
+    "AggregateCall",
+    "Distinct",
+    "Filter",
+    "Join",
+    "Limit",
+    "Node",
+    "Project",
+    "Scan",
+    "SetOperation",
+    "Sort",
+    "SortKey",
+    "Values",
+    "Window",
+    "WindowCall",
+    "format_plan",
+]
+
+
+@dataclass(eq=False)
+class Node:
+    """Base of every plan node."""
+
+    columns: list[str]
+
+    @property
+    def inputs(self) -> list[Node]:
+        return []
+
+    def describe(self) -> str:
+        """Return the one-line summary that `format_plan` prints for this node."""
+        return type(self).__name__
+
+
+@dataclass(eq=False)
+class Scan(Node):
+    """Read `source_columns` of a table source, renamed to `columns`."""
+
+    source: TableSource = field(repr=False, default=None)  # type: ignore[assignment]
+    alias: str = ""
+    source_columns: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        where = ", ".join(self.source.paths) or "in memory"
+        read = ", ".join(self.source_columns) or "no columns"
+        return f"Scan {self.source.name} AS {self.alias} [{self.source.format}: {where}] ({read})"
+
+
+@dataclass(eq=False)
+class Values(Node):
+    """Literal rows; `rows` holds Python values, one tuple per row."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    types: list[exp.DataType | None] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return f"Values {len(self.rows)} row(s) x {len(self.columns)} column(s)"
+
+
+@dataclass(eq=False)
+class Filter(Node):
+    """Keep the rows for which `predicate` is TRUE (NULL and FALSE rows are dropped)."""
+
+    input: Node = None  # type: ignore[assignment]
+    predicate: exp.Expression = None  # type: ignore[assignment]
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
+
+    def describe(self) -> str:
+        return f"Filter {self.predicate.sql()}"
+
+
+@dataclass(eq=False)
+class Project(Node):
+    """Compute one expression per output column."""
+
+    input: Node = None  # type: ignore[assignment]
+    expressions: list[exp.Expression] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
+
+    def describe(self) -> str:
+        items = ", ".join(
+            f"{e.sql()} AS {name}" if not _is_column(e, name) else name
+            for name, e in zip(self.columns, self.expressions)
+        )
+        return f"Project {items}"
+
+
+@dataclass(eq=False)
+class AggregateCall:
+    """One aggregate: `function` is the sqlglot class name in lower case (`sum`, `count`, ...).
+
+    `argument` is the name of an input column, or None for COUNT(*). `distinct` applies the
+    aggregate to distinct non-NULL values.
+    """
+
+    function: str
+    argument: str | None
+    distinct: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def sql(self) -> str:
+        inner = "*" if self.argument is None else self.argument
+        if self.distinct:
+            inner = f"DISTINCT {inner}"
+        return f"{self.function.upper()}({inner})"
+
+
+@dataclass(eq=False)
+class Aggregate(Node):
+    """Group by the `keys` columns of the input and compute `aggregates`.
+
+    The output holds the key columns under their input names first, then one column per
+    aggregate. With no keys the output has exactly one row, even over an empty input.
+    """
+
+    input: Node = None  # type: ignore[assignment]
+    keys: list[str] = field(default_factory=list)
+    aggregates: list[AggregateCall] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
+
+    def describe(self) -> str:
+        keys = ", ".join(self.keys) or "()"
+        calls = ", ".join(
+            f"{call.sql()} AS {name}"
+            for name, call in zip(self.columns[len(self.keys) :], self.aggregates)
+        )
+        return f"Aggregate keys={keys} {calls}"
+
+
+@dataclass(eq=False)
+class WindowCall:
+    """One window function over partitions and an ordering of the input rows."""
+
+    function: str
+    arguments: list[str]
+    partition_by: list[str]
+    order_by: list[SortKey]
+    frame: dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Window(Node):
+    """Append one column per window call to the input columns."""
+
+    input: Node = None  # type: ignore[assignment]
+    calls: list[WindowCall] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
+
+
+@dataclass(eq=False)
+class Join(Node):
+    """Join two inputs on equal keys, with an optional residual predicate.
+
+    `kind` is one of `inner`, `left`, `right`, `full`, `cross`. Key pairs compare with SQL
+    equality, so NULL keys never match. The output holds the left columns, then the right.
+    """
+
+    left: Node = None  # type: ignore[assignment]
+    right: Node = None  # type: ignore[assignment]
+    kind: str = "inner"
+    left_keys: list[str] = field(default_factory=list)
+    right_keys: list[str] = field(default_factory=list)
+    residual: exp.Expression | None = None
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.left, self.right]
+
+    def describe(self) -> str:
+        pairs = " AND ".join(f"{a} = {b}" for a, b in zip(self.left_keys, self.right_keys))
+        residual = f" residual {self.residual.sql()}" if self.residual is not None else ""
+        return f"Join {self.kind.upper()} on {pairs or 'TRUE'}{residual}"
+
+
+@dataclass(eq=False)
+class SortKey:
+    """One ORDER BY key: an input column, its direction and where NULLs go."""
+
+    column: str
+    descending: bool = False
+    nulls_first: bool = False
+
+    def sql(self) -> str:
+        direction = "DESC" if self.descending else "ASC"
+        nulls = "NULLS FIRST" if self.nulls_first else "NULLS LAST"
+        return f"{self.column} {direction} {nulls}"
+
+
+@dataclass(eq=False)
+class Sort(Node):
+    """Order the rows by `keys`; the sort is stable."""
+
+    input: Node = None  # type: ignore[assignment]
+    keys: list[SortKey] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
+
+    def describe(self) -> str:
+        return "Sort " + ", ".join(key.sql() for key in self.keys)
+
+
+@dataclass(eq=False)
+class Limit(Node):
+    """Skip `offset` rows, then keep at most `limit` rows (None keeps all)."""
+
+    input: Node = None  # type: ignore[assignment]
+    limit: int | None = None
+    offset: int = 0
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
+
+    def describe(self) -> str:
+        return f"Limit {self.limit if self.limit is not None else 'ALL'} offset {self.offset}"
+
+
+@dataclass(eq=False)
+class Distinct(Node):
+    """Keep one row of each group of rows equal on every column (NULL equals NULL)."""
+
+    input: Node = None  # type: ignore[assignment]
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
+
+
+@dataclass(eq=False)
+class SetOperation(Node):
+    """UNION, INTERSECT or EXCEPT of inputs with the same number of columns, matched by position."""
+
+    left: Node = None  # type: ignore[assignment]
+    right: Node = None  # type: ignore[assignment]
+    kind: str = "union"
+    all: bool = False
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.left, self.right]
+
+    def describe(self) -> str:
+        return f"{self.kind.capitalize()}{' ALL' if self.all else ''}"
+
+
+def _is_column(expression: exp.Expression, name: str) -> bool:
+    return isinstance(expression, exp.Column) and expression.name == name
+
+
+def format_plan(node: Node, indent: int = 0) -> str:
+    """Render a plan as an indented tree, one node a line."""
+    lines = ["  " * indent + node.describe()]
+    for child in node.inputs:
+        lines.append(format_plan(child, indent + 1))
+    return "\n".join(lines)
