@@ -286,9 +286,10 @@ def _arithmetic_operands(function: str, left: Value, right: Value) -> tuple[Valu
         right = _as_decimal(right)
         if function == "multiply_checked":
             return _fit_product(left, right)
+        # Arrow gives a sum one more digit than its inputs and fails above 38, so inputs are
+        # cast to at most 37 digits; the cast is checked, so a value that does not fit raises.
         target = _common_decimal(left.type, right.type)
-        if target.precision < 38:
-            target = pa.decimal128(min(target.precision + 1, 38), target.scale)
+        target = pa.decimal128(max(min(target.precision, 37), target.scale), target.scale)
         return cast_value(left, target), cast_value(right, target)
     if left.type != right.type:
         target = common_type([left.type, right.type])

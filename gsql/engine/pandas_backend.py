@@ -328,6 +328,101 @@ def _with_nulls(frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, pd.DataFrame(extra)], axis=1)
 
 
+def _single_row(backend: PandasBackend, node: plan.SingleRow, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = inputs[0]
+    if len(frame) > 1:
+        raise ExecutionError(
+            f"a scalar subquery returned {len(frame)} rows; it must return at most one row"
+        )
+    if len(frame) == 1:
+        return frame
+    return _with_nulls(pd.DataFrame(index=pd.RangeIndex(1)), frame)
+
+
+def _mark_join(backend: PandasBackend, node: plan.MarkJoin, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    left, right = inputs
+    rows = pa.array(np.arange(len(left)), pa.int64())
+    left_table = table_from_frame(left).append_column("__left_row", rows)
+    right_table = table_from_frame(right)
+
+    if node.probe_left is not None and not node.left_keys and node.residual is None:
+        mark = _uncorrelated_in(left_table.column(node.probe_left), right_table.column(node.probe_right))
+    else:
+        mark = _correlated_mark(backend, node, left_table, right_table)
+    result = left.copy(deep=False)
+    result[node.mark] = pd.Series(pd.arrays.ArrowExtensionArray(mark), index=left.index, copy=False)
+    return result
+
+
+def _uncorrelated_in(probe: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Evaluate `probe IN (values)` with SQL's NULL rules for a subquery without correlation."""
+    if len(values) == 0:
+        return pa.chunked_array([pa.repeat(pa.scalar(False), len(probe))])
+    probe, values = _coerce_arrays(probe, values)
+    found = pc.is_in(probe, value_set=pc.drop_null(values).combine_chunks(), skip_nulls=True)
+    values_have_null = values.null_count > 0
+    unknown = pc.is_null(probe)
+    if values_have_null:
+        unknown = pc.or_(unknown, pc.invert(found))
+    return pc.if_else(pc.and_(unknown, pc.invert(pc.fill_null(found, False))), pa.scalar(None, pa.bool_()), found)
+
+
+def _coerce_arrays(left: pa.ChunkedArray, right: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    if left.type == right.type:
+        return left, right
+    target = common_type([left.type, right.type])
+    return cast_value(left, target), cast_value(right, target)
+
+
+def _correlated_mark(backend: PandasBackend, node: plan.MarkJoin, left: pa.Table, right: pa.Table) -> pa.ChunkedArray:
+    """Mark left rows by joining on the correlation keys, then applying the residual predicate."""
+    pairs = _matching_pairs(backend, node, left, right)
+    count = len(left)
+    matched_rows = pairs.column("__left_row")
+    positions = pa.array(np.arange(count), pa.int64())
+    if node.probe_left is None:
+        return pa.chunked_array([pc.is_in(positions, value_set=_row_set(matched_rows))])
+
+    probe, value = _coerce_arrays(pairs.column(node.probe_left), pairs.column(node.probe_right))
+    equal = pc.fill_null(pc.equal(probe, value), False)
+    unknown = pc.or_(pc.is_null(probe), pc.is_null(value))
+    has_match = pc.is_in(positions, value_set=_row_set(pc.filter(matched_rows, equal)))
+    has_unknown = pc.is_in(positions, value_set=_row_set(pc.filter(matched_rows, unknown)))
+    mark = pc.if_else(has_match, True, pc.if_else(has_unknown, pa.scalar(None, pa.bool_()), False))
+    return pa.chunked_array([mark])
+
+
+def _row_set(rows: pa.ChunkedArray | pa.Array) -> pa.Array:
+    unique = pc.unique(rows)
+    return unique.combine_chunks() if isinstance(unique, pa.ChunkedArray) else unique
+
+
+def _matching_pairs(backend: PandasBackend, node: plan.MarkJoin, left: pa.Table, right: pa.Table) -> pa.Table:
+    left_columns = list(dict.fromkeys(["__left_row", *node.left_keys, *([node.probe_left] if node.probe_left else []), *_residual_columns(node, left.column_names)]))
+    right_columns = list(dict.fromkeys([*node.right_keys, *([node.probe_right] if node.probe_right else []), *_residual_columns(node, right.column_names)]))
+    left = left.select(left_columns)
+    right = right.select(right_columns)
+    if node.left_keys:
+        inner = plan.Join(left_columns + right_columns, kind="inner", left_keys=node.left_keys, right_keys=node.right_keys)
+        pairs = _hash_join(inner, left, right, "inner")
+        pairs = pairs.select(left_columns + right_columns)
+    else:
+        pairs = table_from_frame(_cross(frame_from_table(left), frame_from_table(right)))
+    if node.residual is not None:
+        frame = _filter(backend, plan.Filter(pairs.column_names, predicate=node.residual), [frame_from_table(pairs)])
+        pairs = table_from_frame(frame) if len(frame) else pairs.slice(0, 0)
+    return pairs
+
+
+def _residual_columns(node: plan.MarkJoin, available: list[str]) -> list[str]:
+    if node.residual is None:
+        return []
+    from sqlglot import exp
+
+    names = {column.name for column in node.residual.find_all(exp.Column)}
+    return [name for name in available if name in names]
+
+
 def _sort(backend: PandasBackend, node: plan.Sort, inputs: list[pd.DataFrame]) -> pd.DataFrame:
     frame = inputs[0]
     if len(frame) < 2:
@@ -433,6 +528,8 @@ class PandasBackend(Backend):
         plan.Limit: _limit,
         plan.Distinct: _distinct,
         plan.SetOperation: _set_operation,
+        plan.MarkJoin: _mark_join,
+        plan.SingleRow: _single_row,
     }
 
     def to_arrow(self, frame: pd.DataFrame, columns: list[str], names: list[str]) -> pa.Table:

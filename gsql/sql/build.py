@@ -22,6 +22,7 @@ from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import BoundQuery
 from gsql.sql.prune import prune_columns
+from gsql.sql.subqueries import NodeHolder, plan_subquery
 from gsql.sql.expressions import AGGREGATE_FUNCTIONS, check_supported, display_name
 
 __all__ = ["Relation", "build_plan"]
@@ -73,6 +74,7 @@ class _PlanBuilder:
         self.bound = bound
         self.dialect = bound.dialect
         self._counter = itertools.count()
+        self.current_ctes: dict[str, Relation] = {}
 
     def fresh(self, prefix: str) -> str:
         return f"_{prefix}{next(self._counter)}"
@@ -129,17 +131,23 @@ class _PlanBuilder:
         if distinct is not None and distinct.args.get("on"):
             raise UnsupportedError("SELECT DISTINCT ON is not supported")
 
-        node, scope, remaining = self._from_clause(select, ctes)
-        if remaining:
-            node = self._filter(node, exp.and_(*remaining), scope)
+        saved_ctes, self.current_ctes = self.current_ctes, ctes
+        try:
+            node, scope, remaining = self._from_clause(select, ctes)
+            if remaining:
+                node = self._filter(node, exp.and_(*remaining), scope)
 
-        resolver = _Resolver(self, scope)
-        if _needs_aggregate(select):
-            node, resolver = self._aggregate(select, node, scope)
-        if select.args.get("having"):
-            node = plan.Filter(node.columns, input=node, predicate=resolver.resolve(select.args["having"].this))
-
-        return self._project(select, node, resolver, distinct is not None)
+            holder = NodeHolder(node)
+            resolver: _Resolver = _Resolver(self, scope, holder)
+            if _needs_aggregate(select):
+                holder.node, replacements = self._aggregate(select, node, scope)
+                resolver = _AggregateResolver(self, scope, replacements, holder)
+            if select.args.get("having"):
+                predicate = resolver.resolve(select.args["having"].this)
+                holder.node = plan.Filter(holder.node.columns, input=holder.node, predicate=predicate)
+            return self._project(select, holder, resolver, distinct is not None)
+        finally:
+            self.current_ctes = saved_ctes
 
     # FROM, JOIN and WHERE -----------------------------------------------------------------
 
@@ -148,7 +156,7 @@ class _PlanBuilder:
     ) -> tuple[plan.Node, Scope, list[exp.Expression]]:
         from_ = select.args.get("from_")
         where = select.args.get("where")
-        conjuncts = list(_conjuncts(where.this)) if where else []
+        conjuncts = [c for conjunct in _conjuncts(where.this) for c in _factor_or(conjunct)] if where else []
         if from_ is None:
             if select.args.get("joins"):
                 raise UnsupportedError("JOIN without FROM is not supported")
@@ -350,12 +358,19 @@ class _PlanBuilder:
         return name
 
     def _filter(self, node: plan.Node, predicate: exp.Expression, scope: Scope) -> plan.Node:
-        resolved = _Resolver(self, scope).resolve(predicate)
-        return plan.Filter(node.columns, input=node, predicate=resolved)
+        holder = NodeHolder(node)
+        resolved = _Resolver(self, scope, holder).resolve(predicate)
+        filtered: plan.Node = plan.Filter(holder.node.columns, input=holder.node, predicate=resolved)
+        if holder.node is not node:
+            # Drop the columns that subqueries added below the filter.
+            filtered = plan.Project(node.columns, input=filtered, expressions=[_ref(c) for c in node.columns])
+        return filtered
 
     # GROUP BY and aggregates --------------------------------------------------------------
 
-    def _aggregate(self, select: exp.Select, node: plan.Node, scope: Scope) -> tuple[plan.Node, _Resolver]:
+    def _aggregate(
+        self, select: exp.Select, node: plan.Node, scope: Scope
+    ) -> tuple[plan.Node, list[tuple[exp.Expression, str]]]:
         group = select.args.get("group")
         if group is not None:
             for arg in ("grouping_sets", "rollup", "cube", "totals"):
@@ -398,7 +413,7 @@ class _PlanBuilder:
 
         pre = plan.Project(pre_columns, input=node, expressions=pre_expressions)
         aggregate = plan.Aggregate(keys + call_columns, input=pre, keys=keys, aggregates=calls)
-        return aggregate, _AggregateResolver(self, scope, replacements)
+        return aggregate, replacements
 
     def _aggregate_call(self, expression: exp.Expression, pre_column) -> plan.AggregateCall:
         condition = None
@@ -431,7 +446,7 @@ class _PlanBuilder:
 
     # SELECT list, DISTINCT, ORDER BY and LIMIT --------------------------------------------
 
-    def _project(self, select: exp.Select, node: plan.Node, resolver: _Resolver, distinct: bool) -> Relation:
+    def _project(self, select: exp.Select, holder: NodeHolder, resolver: _Resolver, distinct: bool) -> Relation:
         names: list[str] = []
         columns: list[str] = []
         expressions: list[exp.Expression] = []
@@ -463,7 +478,7 @@ class _PlanBuilder:
                     hidden += 1
                 sort_keys.append(_sort_key(column, ordered))
 
-        result: plan.Node = plan.Project(columns, input=node, expressions=expressions)
+        result: plan.Node = plan.Project(columns, input=holder.node, expressions=expressions)
         if distinct:
             result = plan.Distinct(result.columns, input=result)
         if sort_keys:
@@ -532,19 +547,28 @@ class _PlanBuilder:
 class _Resolver:
     """Rewrite an expression so its column references name frame columns."""
 
-    def __init__(self, builder: _PlanBuilder, scope: Scope) -> None:
+    def __init__(self, builder: _PlanBuilder, scope: Scope, holder: NodeHolder | None = None) -> None:
         self.builder = builder
         self.scope = scope
+        self.holder = holder
 
     def resolve(self, expression: exp.Expression) -> exp.Expression:
-        resolved = expression.copy().transform(self._replace, copy=False)
+        resolved = self._resolve_unchecked(expression)
         check_supported(resolved)
         return resolved
+
+    def _resolve_unchecked(self, expression: exp.Expression) -> exp.Expression:
+        return expression.copy().transform(self._replace, copy=False)
 
     def _replace(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
             return self._column(node)
-        if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
+        is_subquery = isinstance(node, (exp.Subquery, exp.Exists)) or (
+            isinstance(node, exp.In) and node.args.get("query") is not None
+        )
+        if is_subquery and self.holder is not None:
+            return plan_subquery(self.builder, node, self.holder, self.scope, self._resolve_unchecked)
+        if is_subquery or isinstance(node, exp.Select):
             raise UnsupportedError(f"subquery `{node.sql()[:80]}` is not supported in this position")
         if isinstance(node, exp.Window):
             raise UnsupportedError(f"window function `{node.sql()[:80]}` is not supported")
@@ -563,8 +587,14 @@ class _Resolver:
 class _AggregateResolver(_Resolver):
     """Resolve expressions above an Aggregate: only group keys and aggregates are visible."""
 
-    def __init__(self, builder: _PlanBuilder, scope: Scope, replacements: list[tuple[exp.Expression, str]]) -> None:
-        super().__init__(builder, scope)
+    def __init__(
+        self,
+        builder: _PlanBuilder,
+        scope: Scope,
+        replacements: list[tuple[exp.Expression, str]],
+        holder: NodeHolder | None = None,
+    ) -> None:
+        super().__init__(builder, scope, holder)
         self.replacements = replacements
 
     def _replace(self, node: exp.Expression) -> exp.Expression:
@@ -608,6 +638,42 @@ def _conjuncts(expression: exp.Expression):
         yield from _conjuncts(expression.this)
     else:
         yield expression
+
+
+def _factor_or(expression: exp.Expression) -> list[exp.Expression]:
+    """Pull the conjuncts shared by every branch of an OR out of it.
+
+    `(a = b AND x) OR (a = b AND y)` becomes `a = b` and `x OR y`, so the shared equality can
+    serve as a join key instead of leaving a cross product filtered by the OR.
+    """
+    inner = expression.this if isinstance(expression, exp.Paren) else expression
+    if not isinstance(inner, exp.Or):
+        return [expression]
+    branches = [list(_conjuncts(_unparen(branch))) for branch in _disjuncts(inner)]
+    common = [c for c in branches[0] if all(any(c == other for other in branch) for branch in branches[1:])]
+    if not common:
+        return [expression]
+    rests = [[c for c in branch if not any(c == shared for shared in common)] for branch in branches]
+    if any(not rest for rest in rests):
+        return common
+    remainder = exp.or_(*[exp.paren(exp.and_(*rest)) if len(rest) > 1 else rest[0] for rest in rests])
+    return common + [remainder]
+
+
+def _disjuncts(expression: exp.Expression):
+    if isinstance(expression, exp.Or):
+        yield from _disjuncts(expression.this)
+        yield from _disjuncts(expression.expression)
+    elif isinstance(expression, exp.Paren) and isinstance(expression.this, exp.Or):
+        yield from _disjuncts(expression.this)
+    else:
+        yield expression
+
+
+def _unparen(expression: exp.Expression) -> exp.Expression:
+    while isinstance(expression, exp.Paren):
+        expression = expression.this
+    return expression
 
 
 def _aliases(expression: exp.Expression) -> set[str]:
@@ -689,7 +755,7 @@ def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:
 def _is_aggregate_boundary(node: exp.Expression) -> bool:
     if isinstance(node, exp.Filter):
         return isinstance(node.this, exp.AggFunc)
-    return isinstance(node, (exp.AggFunc, exp.Subquery, exp.Window))
+    return isinstance(node, (exp.AggFunc, exp.Subquery, exp.Select, exp.Exists, exp.Window))
 
 
 def _needs_aggregate(select: exp.Select) -> bool:

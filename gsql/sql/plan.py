@@ -23,10 +23,12 @@ __all__ = [
     "Filter",
     "Join",
     "Limit",
+    "MarkJoin",
     "Node",
     "Project",
     "Scan",
     "SetOperation",
+    "SingleRow",
     "Sort",
     "SortKey",
     "Values",
@@ -202,6 +204,47 @@ class Join(Node):
         pairs = " AND ".join(f"{a} = {b}" for a, b in zip(self.left_keys, self.right_keys))
         residual = f" residual {self.residual.sql()}" if self.residual is not None else ""
         return f"Join {self.kind.upper()} on {pairs or 'TRUE'}{residual}"
+
+
+@dataclass(eq=False)
+class MarkJoin(Node):
+    """Append to the left rows a boolean column `mark` telling whether a right row matches.
+
+    A right row matches when the key pairs are equal and `residual` is TRUE. Without a probe
+    (EXISTS) the mark is TRUE or FALSE. With a probe (`x IN (subquery)`) it follows SQL's IN:
+    TRUE when a matching right row has `probe_right` equal to `probe_left`; otherwise NULL when
+    matching right rows exist and either the probe or one of their values is NULL; else FALSE.
+    """
+
+    left: Node = None  # type: ignore[assignment]
+    right: Node = None  # type: ignore[assignment]
+    left_keys: list[str] = field(default_factory=list)
+    right_keys: list[str] = field(default_factory=list)
+    residual: exp.Expression | None = None
+    probe_left: str | None = None
+    probe_right: str | None = None
+    mark: str = ""
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.left, self.right]
+
+    def describe(self) -> str:
+        pairs = " AND ".join(f"{a} = {b}" for a, b in zip(self.left_keys, self.right_keys))
+        probe = f" probe {self.probe_left} IN {self.probe_right}" if self.probe_left else ""
+        residual = f" residual {self.residual.sql()}" if self.residual is not None else ""
+        return f"MarkJoin {self.mark} on {pairs or 'TRUE'}{probe}{residual}"
+
+
+@dataclass(eq=False)
+class SingleRow(Node):
+    """Pass a scalar subquery's result through: one row, a row of NULLs for no rows, or an error."""
+
+    input: Node = None  # type: ignore[assignment]
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.input]
 
 
 @dataclass(eq=False)

@@ -66,6 +66,13 @@ def _child_requirements(node: plan.Node, needed: set[str]) -> list[tuple[plan.No
             (node.left, reads & set(node.left.columns)),
             (node.right, reads & set(node.right.columns)),
         ]
+    if isinstance(node, plan.MarkJoin):
+        reads = needed | set(node.left_keys) | set(node.right_keys) | _columns_of(node.residual)
+        reads |= {name for name in (node.probe_left, node.probe_right) if name}
+        return [
+            (node.left, reads & set(node.left.columns)),
+            (node.right, reads & set(node.right.columns)),
+        ]
     if isinstance(node, plan.Sort):
         return [(node.input, needed | {key.column for key in node.keys})]
     if isinstance(node, plan.Limit):
@@ -76,7 +83,7 @@ def _child_requirements(node: plan.Node, needed: set[str]) -> list[tuple[plan.No
             reads |= set(call.arguments) | set(call.partition_by)
             reads |= {key.column for key in call.order_by}
         return [(node.input, reads & set(node.input.columns))]
-    # Distinct and set operations compare whole rows, so they read every column.
+    # Distinct, set operations and SingleRow read every column of their inputs.
     return [(child, set(child.columns)) for child in node.inputs]
 
 
@@ -93,6 +100,8 @@ def _apply(node: plan.Node, needed: set[str]) -> None:
         node.columns = list(node.input.columns)
     elif isinstance(node, plan.Join):
         node.columns = list(node.left.columns) + list(node.right.columns)
+    elif isinstance(node, plan.MarkJoin):
+        node.columns = list(node.left.columns) + [node.mark]
     elif isinstance(node, plan.Window):
         own = node.columns[len(node.columns) - len(node.calls) :]
         node.columns = list(node.input.columns) + own

@@ -1,0 +1,360 @@
+"""Plan subqueries in expressions: EXISTS, IN (subquery) and scalar subqueries.
+
+Each subquery becomes a join below the expression that uses it, and the expression reads the
+join's output column instead:
+
+- `EXISTS (q)` and `x IN (q)` become a `MarkJoin` whose boolean column follows SQL's rules,
+  so `NOT IN` with a NULL in `q` is never TRUE and `NOT EXISTS` is an anti join.
+- An uncorrelated scalar subquery is cross joined through `SingleRow`, which raises when the
+  subquery returns more than one row.
+- A correlated subquery is decorrelated when every outer reference sits in a top-level
+  conjunct of its WHERE clause: equalities become join keys and the other conjuncts a residual
+  predicate of the join. A correlated scalar subquery must be an aggregate without GROUP BY;
+  it is grouped by its correlation keys and LEFT joined, which keeps the outer rows that have
+  no match, as the original query does.
+
+>>> # SELECT * FROM orders o WHERE EXISTS (SELECT 1 FROM lineitem l WHERE l.l_orderkey = o.o_orderkey)
+>>> # becomes
+>>> # Filter mark
+>>> #   MarkJoin mark on o.o_orderkey = _corr0
+>>> #     Scan orders
+>>> #     Project l.l_orderkey AS _corr0
+>>> #       Scan lineitem
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from gsql.errors import UnsupportedError
+from gsql.sql import plan
+
+if TYPE_CHECKING:
+    from gsql.sql.build import Relation, Scope, _PlanBuilder
+
+__all__ = ["Correlation", "NodeHolder", "plan_subquery", "free_aliases"]
+
+# Expressions that return NULL when any input is NULL; a correlated scalar aggregate built only
+# from these gives NULL for an outer row without matches, which is what the LEFT JOIN yields.
+_NULL_PROPAGATING = (
+    exp.Literal, exp.Paren, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Cast,
+    exp.DataType, exp.DataTypeParam, exp.Column, exp.Identifier,
+)
+
+
+@dataclass
+class NodeHolder:
+    """The plan node below an expression; planning a subquery replaces it with a join."""
+
+    node: plan.Node
+
+
+@dataclass
+class Correlation:
+    """The outer references of a subquery, split into join keys and a residual predicate."""
+
+    inner_keys: list[exp.Expression]
+    outer_keys: list[exp.Expression]
+    residual: list[exp.Expression]
+
+
+def plan_subquery(
+    builder: _PlanBuilder,
+    expression: exp.Expression,
+    holder: NodeHolder,
+    scope: Scope,
+    resolve_outer,
+) -> exp.Expression:
+    """Join the subquery in `expression` below `holder.node` and return the column to read.
+
+    `resolve_outer` resolves an expression of the enclosing query into frame columns.
+    """
+    if isinstance(expression, exp.Exists):
+        return _plan_mark(builder, expression.this, None, holder, scope, resolve_outer)
+    if isinstance(expression, exp.In):
+        query = expression.args["query"]
+        query = query.this if isinstance(query, exp.Subquery) else query
+        return _plan_mark(builder, query, expression.this, holder, scope, resolve_outer)
+    if isinstance(expression, exp.Subquery):
+        return _plan_scalar(builder, expression, holder, scope, resolve_outer)
+    raise UnsupportedError(f"subquery `{expression.sql()[:80]}` is not supported")
+
+
+def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expression:
+    if isinstance(query, exp.Subquery):
+        query = query.this
+    correlation, select = _split_correlation(query, scope)
+    extras = correlation.inner_keys + _residual_columns(correlation, select)
+    if probe is not None:
+        if not isinstance(select, exp.Select) and correlation.inner_keys + correlation.residual:
+            raise UnsupportedError("a correlated IN over a set operation is not supported")
+        if isinstance(select, exp.Select) and len(select.expressions) != 1:
+            raise UnsupportedError(
+                f"IN (subquery) needs a subquery with one column, not {len(select.expressions)}"
+            )
+    relation = _build_with_extras(builder, select, extras, keep_select=probe is not None)
+
+    offset = 1 if probe is not None else 0
+    outputs = relation.node.columns
+    right_keys = outputs[offset : offset + len(correlation.inner_keys)]
+    left_node, left_keys = _outer_key_columns(builder, holder.node, correlation.outer_keys, resolve_outer)
+    probe_left = None
+    if probe is not None:
+        left_node, probe_columns = _outer_key_columns(builder, left_node, [probe], resolve_outer)
+        probe_left = probe_columns[0]
+
+    residual = _resolve_residual(builder, correlation, select, relation, scope, offset)
+    mark = builder.fresh("m")
+    node = plan.MarkJoin(
+        left_node.columns + [mark],
+        left=left_node,
+        right=relation.node,
+        left_keys=left_keys,
+        right_keys=right_keys,
+        residual=residual,
+        probe_left=probe_left,
+        probe_right=outputs[0] if probe is not None else None,
+        mark=mark,
+    )
+    holder.node = node
+    return _ref(mark)
+
+
+def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) -> exp.Expression:
+    query = subquery.this
+    correlation, select = _split_correlation(query, scope)
+    if not correlation.inner_keys and not correlation.residual:
+        relation = builder.query(query, builder.current_ctes)
+        if len(relation.names) != 1:
+            raise UnsupportedError(
+                f"a scalar subquery must return one column, not {len(relation.names)}"
+            )
+        single = plan.SingleRow(list(relation.node.columns), input=relation.node)
+        holder.node = plan.Join(
+            holder.node.columns + single.columns, left=holder.node, right=single, kind="cross"
+        )
+        return _ref(relation.node.columns[0])
+
+    if correlation.residual:
+        raise UnsupportedError(
+            "a correlated scalar subquery may only compare outer columns with `=`; "
+            f"`{correlation.residual[0].sql()}` is not supported"
+        )
+    _check_correlated_scalar(select)
+    grouped = select.copy()
+    grouped.set("group", exp.Group(expressions=[key.copy() for key in correlation.inner_keys]))
+    relation = _build_with_extras(builder, grouped, correlation.inner_keys, keep_select=True)
+    outputs = relation.node.columns
+    right_keys = outputs[1 : 1 + len(correlation.inner_keys)]
+    left_node, left_keys = _outer_key_columns(builder, holder.node, correlation.outer_keys, resolve_outer)
+    holder.node = plan.Join(
+        left_node.columns + outputs,
+        left=left_node,
+        right=relation.node,
+        kind="left",
+        left_keys=left_keys,
+        right_keys=right_keys,
+    )
+    value = _ref(outputs[0])
+    if isinstance(_unalias(select.expressions[0]), exp.Count):
+        # COUNT over no rows is 0, while the LEFT JOIN leaves NULL for outer rows without matches.
+        return exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+    return value
+
+
+def _check_correlated_scalar(select: exp.Expression) -> None:
+    if not isinstance(select, exp.Select):
+        raise UnsupportedError("a correlated scalar subquery must be a SELECT")
+    for clause in ("group", "having", "distinct", "limit", "offset", "joins"):
+        if select.args.get(clause) and clause != "joins":
+            raise UnsupportedError(f"a correlated scalar subquery with {clause.upper()} is not supported")
+    if len(select.expressions) != 1:
+        raise UnsupportedError("a scalar subquery must return one column")
+    value = _unalias(select.expressions[0])
+    aggregates = list(value.find_all(exp.AggFunc))
+    if not aggregates:
+        raise UnsupportedError(
+            "a correlated scalar subquery without an aggregate is not supported; "
+            "rewrite it as a join"
+        )
+    if isinstance(value, exp.Count):
+        return
+    for node in value.walk(prune=lambda n: isinstance(n, exp.AggFunc)):
+        if isinstance(node, exp.AggFunc):
+            if isinstance(node, exp.Count):
+                raise UnsupportedError("COUNT inside an expression of a correlated scalar subquery is not supported")
+            continue
+        if not isinstance(node, _NULL_PROPAGATING):
+            raise UnsupportedError(
+                f"`{type(node).__name__}` around an aggregate in a correlated scalar subquery is not supported"
+            )
+
+
+def _unalias(expression: exp.Expression) -> exp.Expression:
+    return expression.this if isinstance(expression, exp.Alias) else expression
+
+
+def _split_correlation(query: exp.Expression, scope: Scope) -> tuple[Correlation, exp.Expression]:
+    """Remove the WHERE conjuncts that reference the enclosing query, and classify them."""
+    empty = Correlation([], [], [])
+    if not isinstance(query, exp.Select):
+        if free_aliases(query) & scope.aliases():
+            raise UnsupportedError("a correlated subquery over a set operation is not supported")
+        return empty, query
+
+    local = _local_aliases(query)
+    outer = scope.aliases()
+    where = query.args.get("where")
+    conjuncts = list(_conjuncts(where.this)) if where is not None else []
+    kept, correlated = [], []
+    for conjunct in conjuncts:
+        references = free_aliases(conjunct) - local
+        (correlated if references & outer else kept).append(conjunct)
+
+    select = query.copy() if correlated else query
+    if correlated:
+        select.set("where", exp.Where(this=exp.and_(*[c.copy() for c in kept])) if kept else None)
+    leftover = free_aliases(select) - local
+    if leftover & outer:
+        name = sorted(leftover & outer)[0]
+        raise UnsupportedError(
+            f"a reference to outer table `{name}` outside the subquery's WHERE conjuncts is not supported"
+        )
+
+    inner_keys, outer_keys, residual = [], [], []
+    for conjunct in correlated:
+        pair = _correlation_pair(conjunct, local, outer)
+        if pair is None:
+            residual.append(conjunct)
+        else:
+            inner_keys.append(pair[0])
+            outer_keys.append(pair[1])
+    if correlated:
+        for clause in ("limit", "offset"):
+            if select.args.get(clause):
+                raise UnsupportedError(f"a correlated subquery with {clause.upper()} is not supported")
+        select.set("order", None)
+    return Correlation(inner_keys, outer_keys, residual), select
+
+
+def _correlation_pair(conjunct, local: set[str], outer: set[str]):
+    if not isinstance(conjunct, exp.EQ):
+        return None
+    left, right = conjunct.this, conjunct.expression
+    left_refs, right_refs = free_aliases(left), free_aliases(right)
+    if left_refs and right_refs and left_refs <= local and right_refs <= outer:
+        return left, right
+    if left_refs and right_refs and right_refs <= local and left_refs <= outer:
+        return right, left
+    return None
+
+
+def _residual_columns(correlation: Correlation, select: exp.Expression) -> list[exp.Expression]:
+    local = _local_aliases(select) if isinstance(select, exp.Select) else set()
+    columns: list[exp.Expression] = []
+    for conjunct in correlation.residual:
+        for column in conjunct.find_all(exp.Column):
+            if column.table in local and not any(column == c for c in columns):
+                columns.append(column)
+    return columns
+
+
+def _build_with_extras(builder, select, extras: list[exp.Expression], keep_select: bool) -> Relation:
+    """Build `select` with `extras` appended to its select list (or replacing it)."""
+    if not extras and keep_select:
+        return builder.query(select, builder.current_ctes)
+    if not isinstance(select, exp.Select):
+        return builder.query(select, builder.current_ctes)
+    modified = select.copy()
+    items = list(modified.expressions) if keep_select else []
+    for index, extra in enumerate(extras):
+        items.append(exp.alias_(extra.copy(), f"_corr{index}"))
+    if not items:
+        items = [exp.alias_(exp.Literal.number(1), "_one")]
+    modified.set("expressions", items)
+    if not keep_select:
+        modified.set("distinct", None)
+    return builder.query(modified, builder.current_ctes)
+
+
+def _outer_key_columns(builder, node: plan.Node, expressions, resolve_outer) -> tuple[plan.Node, list[str]]:
+    names: list[str] = []
+    extra: list[tuple[str, exp.Expression]] = []
+    for expression in expressions:
+        resolved = resolve_outer(expression)
+        if isinstance(resolved, exp.Column) and resolved.name in node.columns:
+            names.append(resolved.name)
+        else:
+            name = builder.fresh("k")
+            extra.append((name, resolved))
+            names.append(name)
+    if extra:
+        columns = node.columns + [name for name, _ in extra]
+        node = plan.Project(
+            columns, input=node, expressions=[_ref(c) for c in node.columns] + [e for _, e in extra]
+        )
+    return node, names
+
+
+def _resolve_residual(builder, correlation, select, relation, scope, offset) -> exp.Expression | None:
+    if not correlation.residual:
+        return None
+    from gsql.sql.build import Scope, _Resolver
+
+    columns = dict(scope.columns)
+    extras = _residual_columns(correlation, select)
+    start = offset + len(correlation.inner_keys)
+    for index, column in enumerate(extras):
+        columns[(column.table, column.name)] = relation.node.columns[start + index]
+    return _Resolver(builder, Scope(columns)).resolve(exp.and_(*correlation.residual))
+
+
+def _local_aliases(select: exp.Select) -> set[str]:
+    aliases = set()
+    from_ = select.args.get("from_")
+    if from_ is not None:
+        aliases.add(from_.this.alias_or_name)
+    for join in select.args.get("joins") or []:
+        aliases.add(join.this.alias_or_name)
+    return aliases
+
+
+def free_aliases(expression: exp.Expression) -> set[str]:
+    """Return the table aliases that `expression` reads but does not define itself."""
+    found: set[str] = set()
+    _collect_free(expression, found)
+    return found
+
+
+def _collect_free(expression: exp.Expression, found: set[str]) -> None:
+    if isinstance(expression, exp.Select):
+        inner: set[str] = set()
+        for key, value in expression.args.items():
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, exp.Expression):
+                    _collect_free(child, inner)
+        found |= inner - _local_aliases(expression)
+        return
+    if isinstance(expression, exp.Column):
+        if expression.table:
+            found.add(expression.table)
+        return
+    for child in expression.iter_expressions():
+        _collect_free(child, found)
+
+
+def _conjuncts(expression: exp.Expression):
+    if isinstance(expression, exp.And):
+        yield from _conjuncts(expression.this)
+        yield from _conjuncts(expression.expression)
+    elif isinstance(expression, exp.Paren) and isinstance(expression.this, exp.And):
+        yield from _conjuncts(expression.this)
+    else:
+        yield expression
+
+
+def _ref(name: str) -> exp.Column:
+    return exp.Column(this=exp.to_identifier(name, quoted=True))
