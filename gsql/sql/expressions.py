@@ -147,4 +147,4 @@ def display_name(expression: exp.Expression, dialect: str) -> str:
     bare = expression.copy()
     for column in bare.find_all(exp.Column):
         column.set("table", None)
-    return bare.sql(dialect)
+    return bare.sql(dialect, normalize_functions="lower")
