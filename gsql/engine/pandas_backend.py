@@ -20,6 +20,8 @@ import pyarrow.compute as pc
 
 from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type
 from gsql.engine.backend import Backend
+from gsql.engine.sorting import sort_indices
+from gsql.engine.window import compute_window
 from gsql.errors import ExecutionError, UnsupportedError
 from gsql.sql import plan
 from gsql.types import normalize_arrow_type
@@ -431,26 +433,15 @@ def _sort(backend: PandasBackend, node: plan.Sort, inputs: list[pd.DataFrame]) -
     return frame.take(indices.to_numpy()).reset_index(drop=True)
 
 
-def sort_indices(table: pa.Table, keys: list[plan.SortKey]) -> pa.Array:
-    """Return a stable sort permutation with per-key direction and NULL placement.
-
-    NaN sorts above every number, as in DuckDB and PostgreSQL.
-    """
-    columns: dict[str, pa.ChunkedArray] = {}
-    sort_keys = []
-    for position, key in enumerate(keys):
-        values = table.column(key.column)
-        order = "descending" if key.descending else "ascending"
-        placement = "at_start" if key.nulls_first else "at_end"
-        if pa.types.is_floating(values.type):
-            # Arrow places NaN with the NULLs; SQL sorts NaN above every number instead.
-            nan_flag = f"__nan{position}"
-            columns[nan_flag] = pc.is_nan(values)
-            sort_keys.append((nan_flag, order, placement))
-        name = f"__key{position}"
-        columns[name] = values
-        sort_keys.append((name, order, placement))
-    return pc.sort_indices(pa.table(columns), sort_keys=sort_keys)
+def _window(backend: PandasBackend, node: plan.Window, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = inputs[0]
+    table = table_from_frame(frame)
+    result = frame.copy(deep=False)
+    own = node.columns[len(node.columns) - len(node.calls) :]
+    for name, call in zip(own, node.calls):
+        values = compute_window(table, call)
+        result[name] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=frame.index, copy=False)
+    return result
 
 
 def _limit(backend: PandasBackend, node: plan.Limit, inputs: list[pd.DataFrame]) -> pd.DataFrame:
@@ -530,6 +521,7 @@ class PandasBackend(Backend):
         plan.SetOperation: _set_operation,
         plan.MarkJoin: _mark_join,
         plan.SingleRow: _single_row,
+        plan.Window: _window,
     }
 
     def to_arrow(self, frame: pd.DataFrame, columns: list[str], names: list[str]) -> pa.Table:

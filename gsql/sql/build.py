@@ -23,6 +23,7 @@ from gsql.sql import plan
 from gsql.sql.bind import BoundQuery
 from gsql.sql.prune import prune_columns
 from gsql.sql.subqueries import NodeHolder, plan_subquery
+from gsql.sql.windows import plan_windows
 from gsql.sql.expressions import AGGREGATE_FUNCTIONS, check_supported, display_name
 
 __all__ = ["Relation", "build_plan"]
@@ -30,7 +31,7 @@ __all__ = ["Relation", "build_plan"]
 # Select arguments the builder reads; any other argument that is set is rejected by name.
 _HANDLED_SELECT_ARGS = frozenset(
     {"expressions", "from_", "joins", "where", "group", "having", "order", "limit", "offset",
-     "distinct", "with_", "kind", "hint", "exclude", "operation_modifiers"}
+     "distinct", "with_", "kind", "hint", "exclude", "operation_modifiers", "windows", "qualify"}
 )
 _HANDLED_SET_ARGS = frozenset(
     {"this", "expression", "distinct", "by_name", "order", "limit", "offset", "with_", "side",
@@ -144,6 +145,10 @@ class _PlanBuilder:
                 resolver = _AggregateResolver(self, scope, replacements, holder)
             if select.args.get("having"):
                 predicate = resolver.resolve(select.args["having"].this)
+                holder.node = plan.Filter(holder.node.columns, input=holder.node, predicate=predicate)
+            resolver.windows = plan_windows(self, select, holder, resolver)
+            if select.args.get("qualify"):
+                predicate = resolver.resolve(select.args["qualify"].this)
                 holder.node = plan.Filter(holder.node.columns, input=holder.node, predicate=predicate)
             return self._project(select, holder, resolver, distinct is not None)
         finally:
@@ -551,6 +556,7 @@ class _Resolver:
         self.builder = builder
         self.scope = scope
         self.holder = holder
+        self.windows: list[tuple[exp.Window, str]] = []
 
     def resolve(self, expression: exp.Expression) -> exp.Expression:
         resolved = self._resolve_unchecked(expression)
@@ -561,6 +567,11 @@ class _Resolver:
         return expression.copy().transform(self._replace, copy=False)
 
     def _replace(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Window):
+            for window, column in self.windows:
+                if node == window:
+                    return _ref(column)
+            raise UnsupportedError(f"window function `{node.sql()[:80]}` is not allowed here")
         if isinstance(node, exp.Column):
             return self._column(node)
         is_subquery = isinstance(node, (exp.Subquery, exp.Exists)) or (
@@ -570,8 +581,6 @@ class _Resolver:
             return plan_subquery(self.builder, node, self.holder, self.scope, self._resolve_unchecked)
         if is_subquery or isinstance(node, exp.Select):
             raise UnsupportedError(f"subquery `{node.sql()[:80]}` is not supported in this position")
-        if isinstance(node, exp.Window):
-            raise UnsupportedError(f"window function `{node.sql()[:80]}` is not supported")
         if isinstance(node, exp.AggFunc):
             raise BindError(f"aggregate `{node.sql()}` is not allowed here (in WHERE, ON or GROUP BY)")
         return node
@@ -739,17 +748,34 @@ def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:
         roots.append(select.args["having"])
     if select.args.get("order"):
         roots.append(select.args["order"])
+    if select.args.get("qualify"):
+        roots.append(select.args["qualify"])
     for root in roots:
-        for node in root.walk(prune=_is_aggregate_boundary):
-            if isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc):
-                call = node
-            elif isinstance(node, exp.AggFunc) and not isinstance(node.parent, (exp.Window, exp.Filter)):
-                call = node
-            else:
-                continue
-            if not any(call == existing for existing in found):
-                found.append(call)
+        _collect_aggregates(root, found)
     return found
+
+
+def _collect_aggregates(root: exp.Expression, found: list[exp.Expression]) -> None:
+    for node in root.walk(prune=_is_aggregate_boundary):
+        if isinstance(node, exp.Window):
+            # The window function itself is not a grouped aggregate, but its arguments,
+            # PARTITION BY and ORDER BY may contain some: SUM(SUM(x)) OVER ().
+            function = node.this
+            while isinstance(function, (exp.IgnoreNulls, exp.RespectNulls)):
+                function = function.this
+            for part in [*function.iter_expressions(), *(node.args.get("partition_by") or [])]:
+                _collect_aggregates(part, found)
+            if node.args.get("order") is not None:
+                _collect_aggregates(node.args["order"], found)
+            continue
+        if isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc):
+            call = node
+        elif isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Filter):
+            call = node
+        else:
+            continue
+        if not any(call == existing for existing in found):
+            found.append(call)
 
 
 def _is_aggregate_boundary(node: exp.Expression) -> bool:

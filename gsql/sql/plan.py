@@ -168,6 +168,24 @@ class WindowCall:
     frame: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
+    def sql(self) -> str:
+        over = []
+        if self.partition_by:
+            over.append("PARTITION BY " + ", ".join(self.partition_by))
+        if self.order_by:
+            over.append("ORDER BY " + ", ".join(key.sql() for key in self.order_by))
+        if self.frame:
+            start, end = self.frame["start"], self.frame["end"]
+            over.append(f"{self.frame['kind'].upper()} {_bound_sql(start)} TO {_bound_sql(end)}")
+        return f"{self.function.upper()}({', '.join(self.arguments)}) OVER ({' '.join(over)})"
+
+
+def _bound_sql(bound: tuple[str, Any]) -> str:
+    side, offset = bound
+    if side == "current":
+        return "CURRENT ROW"
+    return f"{'UNBOUNDED' if offset is None else offset} {side.upper()}"
+
 
 @dataclass(eq=False)
 class Window(Node):
@@ -179,6 +197,10 @@ class Window(Node):
     @property
     def inputs(self) -> list[Node]:
         return [self.input]
+
+    def describe(self) -> str:
+        own = self.columns[len(self.columns) - len(self.calls) :]
+        return "Window " + ", ".join(f"{call.sql()} AS {name}" for name, call in zip(own, self.calls))
 
 
 @dataclass(eq=False)
