@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type
+from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
 from gsql.engine.sorting import sort_indices
 from gsql.engine.window import compute_window
@@ -27,9 +28,6 @@ from gsql.sql import plan
 from gsql.types import normalize_arrow_type
 
 __all__ = ["PandasBackend", "frame_from_table", "table_from_frame"]
-
-_INT64_LIMIT = 2.0**63
-
 
 def frame_from_table(table: pa.Table) -> pd.DataFrame:
     """Wrap an Arrow table as a DataFrame of `pd.ArrowDtype` columns without copying."""
@@ -125,87 +123,7 @@ def _project(backend: PandasBackend, node: plan.Project, inputs: list[pd.DataFra
 
 
 def _aggregate(backend: PandasBackend, node: plan.Aggregate, inputs: list[pd.DataFrame]) -> pd.DataFrame:
-    table = table_from_frame(inputs[0])
-    arguments: dict[str, pa.ChunkedArray] = {}
-    requests: list[tuple[Any, str, Any]] = []
-    outputs: list[str] = []
-
-    for index, call in enumerate(node.aggregates):
-        column = f"__arg{index}"
-        request, output = _aggregate_request(call, column)
-        if call.argument is not None:
-            arguments[column] = _aggregate_argument(call, table.column(call.argument))
-        requests.append(request)
-        outputs.append(output)
-
-    work = table.select(node.keys)
-    for column, array in arguments.items():
-        work = work.append_column(column, array)
-    if work.num_columns == 0:
-        work = pa.table({"__rows": pa.nulls(table.num_rows, pa.int8())})
-
-    grouped = work.group_by(node.keys, use_threads=True).aggregate(requests)
-    _check_integer_sums(node, work, grouped, outputs)
-    result_columns = {key: grouped.column(key) for key in node.keys}
-    for name, output, call in zip(node.columns[len(node.keys) :], outputs, node.aggregates):
-        result_columns[name] = _aggregate_result(call, grouped.column(output))
-    result = pa.table(result_columns) if result_columns else pa.table({})
-    return frame_from_table(result)
-
-
-def _aggregate_request(call: plan.AggregateCall, column: str) -> tuple[Any, str]:
-    if call.function == "count_star":
-        return ([], "count_all", None), "count_all"
-    if call.function == "count":
-        function = "count_distinct" if call.distinct else "count"
-        return (column, function, pc.CountOptions("only_valid")), f"{column}_{function}"
-    if call.distinct and call.function in ("sum", "avg"):
-        raise UnsupportedError(f"{call.function.upper()}(DISTINCT ...) is not supported")
-    function = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[call.function]
-    options = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
-    return (column, function, options), f"{column}_{function}"
-
-
-def _aggregate_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
-    value_type = array.type
-    if call.function == "sum" and pa.types.is_decimal(value_type):
-        # A sum needs more digits than its inputs; DuckDB also widens SUM(DECIMAL) to 38 digits.
-        return array.cast(pa.decimal128(38, value_type.scale))
-    if call.function == "sum" and pa.types.is_integer(value_type):
-        return array.cast(pa.int64())
-    if call.function == "sum" and pa.types.is_boolean(value_type):
-        return array.cast(pa.int64())
-    if call.function == "avg" and not pa.types.is_floating(value_type):
-        if not (pa.types.is_integer(value_type) or pa.types.is_decimal(value_type)):
-            raise ExecutionError(f"AVG needs a numeric argument, not `{value_type}`")
-        return array.cast(pa.float64())
-    if call.function in ("sum",) and not (pa.types.is_floating(value_type)):
-        raise ExecutionError(f"SUM needs a numeric argument, not `{value_type}`")
-    return array
-
-
-def _aggregate_result(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
-    if call.function in ("count", "count_star"):
-        return array.cast(pa.int64())
-    return array
-
-
-def _check_integer_sums(node: plan.Aggregate, work: pa.Table, grouped: pa.Table, outputs: list[str]) -> None:
-    """Raise when an integer SUM left the BIGINT range, instead of returning a wrapped value."""
-    for index, (call, output) in enumerate(zip(node.aggregates, outputs)):
-        column = f"__arg{index}"
-        if call.function != "sum" or column not in work.column_names:
-            continue
-        if not pa.types.is_integer(work.column(column).type):
-            continue
-        as_float = work.select(node.keys).append_column(column, work.column(column).cast(pa.float64()))
-        totals = as_float.group_by(node.keys).aggregate([(column, "sum")]).column(f"{column}_sum")
-        largest = pc.max(pc.abs(totals)).as_py()
-        if largest is not None and largest >= _INT64_LIMIT:
-            raise ExecutionError(
-                f"integer overflow: SUM({call.argument}) exceeds the BIGINT range; "
-                "CAST the argument to DECIMAL(38, 0) or DOUBLE"
-            )
+    return frame_from_table(aggregate_table(table_from_frame(inputs[0]), node))
 
 
 def _join(backend: PandasBackend, node: plan.Join, inputs: list[pd.DataFrame]) -> pd.DataFrame:

@@ -24,7 +24,8 @@ from gsql.sql.bind import BoundQuery
 from gsql.sql.prune import prune_columns
 from gsql.sql.subqueries import NodeHolder, plan_subquery
 from gsql.sql.windows import plan_windows
-from gsql.sql.expressions import AGGREGATE_FUNCTIONS, check_supported, display_name
+from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
+from gsql.sql.expressions import check_supported, display_name
 
 __all__ = ["Relation", "build_plan"]
 
@@ -377,11 +378,11 @@ class _PlanBuilder:
         self, select: exp.Select, node: plan.Node, scope: Scope
     ) -> tuple[plan.Node, list[tuple[exp.Expression, str]]]:
         group = select.args.get("group")
-        if group is not None:
-            for arg in ("grouping_sets", "rollup", "cube", "totals"):
-                if group.args.get(arg):
-                    raise UnsupportedError(f"GROUP BY {arg.upper().replace('_', ' ')} is not supported")
-        group_expressions = list(group.expressions) if group is not None else []
+        expanded = expand_grouping_sets(group) if group is not None else None
+        if expanded is not None:
+            group_expressions = expanded[0]
+        else:
+            group_expressions = list(group.expressions) if group is not None else []
 
         resolver = _Resolver(self, scope)
         pre_columns: list[str] = []
@@ -410,44 +411,68 @@ class _PlanBuilder:
         for call_expression in _aggregate_calls(select):
             if any(call_expression == existing for existing, _ in replacements):
                 continue
-            call = self._aggregate_call(call_expression, pre_column)
+            call = plan_aggregate_call(call_expression, pre_column)
             name = self.fresh("a")
             calls.append(call)
             call_columns.append(name)
             replacements.append((call_expression, name))
 
         pre = plan.Project(pre_columns, input=node, expressions=pre_expressions)
-        aggregate = plan.Aggregate(keys + call_columns, input=pre, keys=keys, aggregates=calls)
-        return aggregate, replacements
+        if expanded is None:
+            for grouping in _grouping_calls(select):
+                raise BindError(f"`{grouping.sql()}` needs GROUPING SETS, ROLLUP or CUBE")
+            aggregate = plan.Aggregate(keys + call_columns, input=pre, keys=keys, aggregates=calls)
+            return aggregate, replacements
+        key_columns = [pre_column(expression) for expression in group_expressions]
+        return self._grouping_sets(select, pre, key_columns, group_expressions, expanded[1], calls, call_columns, replacements)
 
-    def _aggregate_call(self, expression: exp.Expression, pre_column) -> plan.AggregateCall:
-        condition = None
-        if isinstance(expression, exp.Filter):
-            # AGG(x) FILTER (WHERE c) is AGG over CASE WHEN c THEN x END: rows failing c become
-            # NULL, which every supported aggregate skips.
-            condition = expression.expression.this
-            expression = expression.this
-        function = AGGREGATE_FUNCTIONS.get(type(expression))
-        if function is None:
-            raise UnsupportedError(f"aggregate function `{expression.sql_name()}` is not supported")
-        argument = expression.this
-        distinct = False
-        if isinstance(argument, exp.Distinct):
-            if len(argument.expressions) != 1:
-                raise UnsupportedError("COUNT(DISTINCT ...) over several columns is not supported")
-            distinct = True
-            argument = argument.expressions[0]
-        if isinstance(expression, exp.Count) and isinstance(argument, exp.Star):
-            if condition is None:
-                return plan.AggregateCall("count_star", None)
-            function, argument = "count", exp.Literal.number(1)
-        if condition is not None and argument is not None:
-            argument = exp.Case(ifs=[exp.If(this=condition.copy(), true=argument.copy())])
-        if argument is None:
-            raise UnsupportedError(f"aggregate `{expression.sql()}` needs an argument")
-        for nested in argument.find_all(exp.AggFunc):
-            raise BindError(f"aggregate `{nested.sql()}` cannot be nested inside `{expression.sql()}`")
-        return plan.AggregateCall(function, pre_column(argument), distinct=distinct)
+    def _grouping_sets(
+        self,
+        select: exp.Select,
+        pre: plan.Node,
+        key_columns: list[str],
+        key_expressions: list[exp.Expression],
+        sets: list[list[int]],
+        calls: list[plan.AggregateCall],
+        call_columns: list[str],
+        replacements: list[tuple[exp.Expression, str]],
+    ) -> tuple[plan.Node, list[tuple[exp.Expression, str]]]:
+        """Aggregate once per grouping set and stack the results with UNION ALL.
+
+        Keys outside a set are NULL in its rows; GROUPING(a, b) is a bit mask whose bit is 1
+        for each argument that is not a key of the set.
+        """
+        groupings = []
+        for grouping in _grouping_calls(select):
+            positions = []
+            for argument in grouping.expressions:
+                matches = [i for i, key in enumerate(key_expressions) if key == argument]
+                if not matches:
+                    raise BindError(f"`{argument.sql()}` in `{grouping.sql()}` is not a GROUP BY key")
+                positions.append(matches[0])
+            column = self.fresh("gr")
+            groupings.append((positions, column))
+            replacements.append((grouping, column))
+
+        output = list(dict.fromkeys(key_columns)) + call_columns + [column for _, column in groupings]
+        branches: list[plan.Node] = []
+        for members in sets:
+            keys = list(dict.fromkeys(key_columns[i] for i in members))
+            names = [self.fresh("s") for _ in call_columns]
+            aggregate = plan.Aggregate(keys + names, input=pre, keys=keys, aggregates=calls)
+            expressions: list[exp.Expression] = []
+            for column in output[: len(output) - len(call_columns) - len(groupings)]:
+                expressions.append(_ref(column) if column in keys else exp.Null())
+            expressions += [_ref(name) for name in names]
+            for positions, _ in groupings:
+                mask = sum(1 << (len(positions) - 1 - j) for j, p in enumerate(positions) if p not in members)
+                expressions.append(exp.Literal.number(mask))
+            branches.append(plan.Project(list(output), input=aggregate, expressions=expressions))
+
+        node = branches[0]
+        for branch in branches[1:]:
+            node = plan.SetOperation(list(output), left=node, right=branch, kind="union", all=True)
+        return node, replacements
 
     # SELECT list, DISTINCT, ORDER BY and LIMIT --------------------------------------------
 
@@ -755,6 +780,19 @@ def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:
     return found
 
 
+def _grouping_calls(select: exp.Select) -> list[exp.Grouping]:
+    roots = list(select.expressions)
+    for clause in ("having", "order", "qualify"):
+        if select.args.get(clause) is not None:
+            roots.append(select.args[clause])
+    found: list[exp.Grouping] = []
+    for root in roots:
+        for node in root.find_all(exp.Grouping):
+            if not any(node == seen for seen in found):
+                found.append(node)
+    return found
+
+
 def _collect_aggregates(root: exp.Expression, found: list[exp.Expression]) -> None:
     for node in root.walk(prune=_is_aggregate_boundary):
         if isinstance(node, exp.Window):
@@ -768,19 +806,13 @@ def _collect_aggregates(root: exp.Expression, found: list[exp.Expression]) -> No
             if node.args.get("order") is not None:
                 _collect_aggregates(node.args["order"], found)
             continue
-        if isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc):
-            call = node
-        elif isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Filter):
-            call = node
-        else:
-            continue
-        if not any(call == existing for existing in found):
-            found.append(call)
+        if is_aggregate_call(node) and not any(node == existing for existing in found):
+            found.append(node)
 
 
 def _is_aggregate_boundary(node: exp.Expression) -> bool:
-    if isinstance(node, exp.Filter):
-        return isinstance(node.this, exp.AggFunc)
+    if is_aggregate_call(node):
+        return True
     return isinstance(node, (exp.AggFunc, exp.Subquery, exp.Select, exp.Exists, exp.Window))
 
 

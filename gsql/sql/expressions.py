@@ -96,14 +96,7 @@ UNHANDLED_ARGUMENTS: dict[type[exp.Expression], frozenset[str]] = {
     exp.Trim: frozenset({"collation"}),
 }
 
-# Aggregate classes and the function name the plan records for each.
-AGGREGATE_FUNCTIONS: dict[type[exp.Expression], str] = {
-    exp.Count: "count",
-    exp.Sum: "sum",
-    exp.Avg: "avg",
-    exp.Min: "min",
-    exp.Max: "max",
-}
+from gsql.sql.aggregates import AGGREGATE_FUNCTIONS  # noqa: E402  (re-exported)
 
 # Scalar functions that sqlglot parses as `Anonymous` and that gsql implements by name.
 ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset()

@@ -59,6 +59,9 @@ def _child_requirements(node: plan.Node, needed: set[str]) -> list[tuple[plan.No
         return [(node.input, reads)]
     if isinstance(node, plan.Aggregate):
         arguments = {call.argument for call in node.aggregates if call.argument is not None}
+        for call in node.aggregates:
+            arguments |= set(call.options.get("arguments") or [])
+            arguments |= {key.column for key in call.options.get("order_by") or []}
         return [(node.input, set(node.keys) | arguments)]
     if isinstance(node, plan.Join):
         reads = needed | set(node.left_keys) | set(node.right_keys) | _columns_of(node.residual)

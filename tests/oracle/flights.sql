@@ -46,3 +46,13 @@ SELECT faa, alt, NTILE(4) OVER (ORDER BY alt, faa) AS q, PERCENT_RANK() OVER (OR
 SELECT faa, alt, FIRST_VALUE(faa) OVER (PARTITION BY tz ORDER BY alt, faa) AS lo, LAST_VALUE(faa) OVER (PARTITION BY tz ORDER BY alt, faa ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS hi, NTH_VALUE(faa, 2) OVER (PARTITION BY tz ORDER BY alt, faa) AS second FROM airports WHERE tz IN (-5, -6, -7);
 SELECT carrier, MIN(dep_delay) OVER (PARTITION BY carrier) AS lo, MAX(dep_delay) OVER w AS hi, COUNT(*) OVER w AS n FROM flights WHERE month = 5 AND day = 5 WINDOW w AS (PARTITION BY carrier);
 SELECT carrier, flight, dep_delay FROM flights WHERE month = 6 AND day = 6 QUALIFY ROW_NUMBER() OVER (PARTITION BY carrier ORDER BY dep_delay DESC NULLS LAST, flight, sched_dep_time) <= 2;
+SELECT carrier, STDDEV_SAMP(dep_delay) AS s, STDDEV_POP(dep_delay) AS sp, VAR_SAMP(arr_delay) AS v, VAR_POP(arr_delay) AS vp FROM flights GROUP BY carrier ORDER BY carrier;
+SELECT origin, MEDIAN(dep_delay) AS m, PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY dep_delay) AS p90, PERCENTILE_DISC(0.25) WITHIN GROUP (ORDER BY distance) AS p25 FROM flights GROUP BY origin ORDER BY origin;
+SELECT tz, STRING_AGG(faa, ',' ORDER BY faa) AS codes FROM airports WHERE alt > 7000 GROUP BY tz ORDER BY tz;
+SELECT carrier, BOOL_AND(dep_delay > -30) AS all_ok, BOOL_OR(arr_delay > 600) AS any_huge FROM flights GROUP BY carrier ORDER BY carrier;
+SELECT COUNT(DISTINCT carrier) AS carriers, SUM(DISTINCT engines) AS se FROM flights f JOIN planes p ON f.tailnum = p.tailnum;
+SELECT origin, carrier, COUNT(*) AS n, GROUPING(origin, carrier) AS g FROM flights GROUP BY ROLLUP (origin, carrier) ORDER BY origin NULLS LAST, carrier NULLS LAST;
+SELECT origin, month, SUM(distance) AS d FROM flights WHERE month <= 2 GROUP BY CUBE (origin, month) ORDER BY 1, 2;
+SELECT origin, dest, COUNT(*) AS n FROM flights WHERE dest IN ('LAX','SFO') GROUP BY GROUPING SETS ((origin), (dest), ()) ORDER BY 1, 2;
+SELECT AVG(DISTINCT seats) AS a, SUM(seats) FILTER (WHERE year > 2000) AS recent FROM planes;
+SELECT COUNT(*) AS n, SUM(dep_delay) AS s, MEDIAN(dep_delay) AS m, STRING_AGG(carrier, '|') AS c FROM flights WHERE month = 13;

@@ -1,0 +1,338 @@
+"""GROUP BY aggregation of an Arrow table with SQL semantics.
+
+Most aggregates run in Arrow's hash aggregation, which already keeps one NULL group, skips
+NULLs, and returns NULL for a SUM over no values. Aggregates that Arrow lacks or computes only
+approximately (exact percentiles, STRING_AGG with ORDER BY, COUNT(DISTINCT a, b), SUM and AVG
+of DISTINCT values) are computed per group id with NumPy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gsql.engine.arrow_kernels import cast_value
+from gsql.engine.sorting import sort_indices
+from gsql.errors import ExecutionError, UnsupportedError
+from gsql.sql import plan
+
+__all__ = ["aggregate_table"]
+
+_INT64_LIMIT = 2.0**63
+
+# Arrow hash aggregate for each plan function that Arrow computes exactly.
+_ARROW_FUNCTIONS = {
+    "sum": "sum",
+    "avg": "mean",
+    "min": "min",
+    "max": "max",
+    "stddev_samp": "stddev",
+    "stddev_pop": "stddev",
+    "var_samp": "variance",
+    "var_pop": "variance",
+    "bool_and": "all",
+    "bool_or": "any",
+    "any_value": "min",
+}
+
+
+def _is_native(call: plan.AggregateCall) -> bool:
+    if call.function in ("count_star",):
+        return True
+    if call.function == "count":
+        return "arguments" not in call.options
+    if call.function in ("sum", "avg"):
+        return not call.distinct
+    return call.function in _ARROW_FUNCTIONS
+
+
+def aggregate_table(table: pa.Table, node: plan.Aggregate) -> pa.Table:
+    """Group `table` by `node.keys` and compute `node.aggregates`, one output row per group."""
+    if all(_is_native(call) for call in node.aggregates):
+        return _aggregate_native(table, node)
+    return _aggregate_by_group_id(table, node)
+
+
+def _aggregate_native(table: pa.Table, node: plan.Aggregate) -> pa.Table:
+    work, requests, outputs = _native_requests(table, node.keys, list(enumerate(node.aggregates)))
+    grouped = work.group_by(node.keys, use_threads=True).aggregate(requests)
+    _check_integer_sums(node.aggregates, work, node.keys)
+    columns = {key: grouped.column(key) for key in node.keys}
+    for name, output, call in zip(node.columns[len(node.keys) :], outputs, node.aggregates):
+        columns[name] = _native_result(call, grouped.column(output))
+    if not columns:
+        return pa.table({"__rows": pa.nulls(grouped.num_rows)}).drop_columns(["__rows"])
+    return pa.table(columns)
+
+
+def _native_requests(
+    table: pa.Table, keys: list[str], calls: list[tuple[int, plan.AggregateCall]]
+) -> tuple[pa.Table, list[tuple[Any, ...]], list[str]]:
+    work = table.select(keys)
+    requests: list[tuple[Any, ...]] = []
+    outputs: list[str] = []
+    for index, call in calls:
+        column = f"__arg{index}"
+        if call.argument is not None:
+            work = work.append_column(column, _native_argument(call, table.column(call.argument)))
+        request, output = _native_request(call, column)
+        requests.append(request)
+        outputs.append(output)
+    if work.num_columns == 0:
+        work = pa.table({"__rows": pa.nulls(table.num_rows, pa.int8())})
+    return work, requests, outputs
+
+
+def _native_request(call: plan.AggregateCall, column: str) -> tuple[tuple[Any, ...], str]:
+    if call.function == "count_star":
+        return ([], "count_all", None), "count_all"
+    if call.function == "count":
+        function = "count_distinct" if call.distinct else "count"
+        return (column, function, pc.CountOptions("only_valid")), f"{column}_{function}"
+    function = _ARROW_FUNCTIONS[call.function]
+    if function in ("stddev", "variance"):
+        ddof = 1 if call.function.endswith("samp") else 0
+        options: Any = pc.VarianceOptions(ddof=ddof, skip_nulls=True, min_count=1)
+    else:
+        options = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
+    return (column, function, options), f"{column}_{function}"
+
+
+def _native_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
+    value_type = array.type
+    function = call.function
+    if function == "sum":
+        if pa.types.is_decimal(value_type):
+            # A sum needs more digits than its inputs; DuckDB also widens SUM(DECIMAL) to 38.
+            return array.cast(pa.decimal128(38, value_type.scale))
+        if pa.types.is_integer(value_type) or pa.types.is_boolean(value_type):
+            return array.cast(pa.int64())
+        if pa.types.is_floating(value_type):
+            return array
+        raise ExecutionError(f"SUM needs a numeric argument, not `{value_type}`")
+    if function in ("avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop"):
+        if pa.types.is_floating(value_type):
+            return array.cast(pa.float64())
+        if pa.types.is_integer(value_type) or pa.types.is_decimal(value_type):
+            return array.cast(pa.float64())
+        raise ExecutionError(f"{function.upper()} needs a numeric argument, not `{value_type}`")
+    if function in ("bool_and", "bool_or"):
+        if not pa.types.is_boolean(value_type):
+            return cast_value(array, pa.bool_())
+    return array
+
+
+def _native_result(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
+    if call.function in ("count", "count_star"):
+        return array.cast(pa.int64())
+    return array
+
+
+def _check_integer_sums(calls: list[plan.AggregateCall], work: pa.Table, keys: list[str]) -> None:
+    """Raise when an integer SUM left the BIGINT range, instead of returning a wrapped value."""
+    for index, call in enumerate(calls):
+        column = f"__arg{index}"
+        if call.function != "sum" or column not in work.column_names:
+            continue
+        if not pa.types.is_integer(work.column(column).type):
+            continue
+        as_float = work.select(keys).append_column(column, work.column(column).cast(pa.float64()))
+        totals = as_float.group_by(keys).aggregate([(column, "sum")]).column(f"{column}_sum")
+        largest = pc.max(pc.abs(totals)).as_py()
+        if largest is not None and largest >= _INT64_LIMIT:
+            raise ExecutionError(
+                f"integer overflow: SUM({call.argument}) exceeds the BIGINT range; "
+                "CAST the argument to DECIMAL(38, 0) or DOUBLE"
+            )
+
+
+# Aggregates by group id -----------------------------------------------------------------------
+
+
+def _group_ids(table: pa.Table, keys: list[str]) -> tuple[np.ndarray, int, np.ndarray]:
+    """Number the groups 0..G-1 in order of first appearance; no keys means one group."""
+    count = table.num_rows
+    if not keys:
+        return np.zeros(count, dtype=np.int64), 1, np.zeros(1 if count else 0, dtype=np.int64)
+    rows = pa.array(np.arange(count), pa.int64())
+    firsts = (
+        table.select(keys)
+        .append_column("__row", rows)
+        .group_by(keys, use_threads=False)
+        .aggregate([("__row", "min")])
+    )
+    first_rows = firsts.column("__row_min").to_numpy()
+    order = np.argsort(first_rows, kind="stable")
+    first_rows = first_rows[order]
+    # Map each row to its group through the group's first row, matching keys with NULL = NULL.
+    lookup = table.select(keys).take(pa.array(first_rows)).append_column(
+        "__group", pa.array(np.arange(len(first_rows)), pa.int64())
+    )
+    group = _null_safe_lookup(table.select(keys), lookup, keys)
+    return group, len(first_rows), first_rows
+
+
+def _null_safe_lookup(rows: pa.Table, lookup: pa.Table, keys: list[str]) -> np.ndarray:
+    # Arrow joins never match NULL keys, so each key gets a "was NULL" flag and a filled value.
+    def encode(table: pa.Table) -> pa.Table:
+        columns = {}
+        for key in keys:
+            values = table.column(key)
+            columns[f"{key}__null"] = pc.is_null(values)
+            filler = _filler(values.type)
+            columns[key] = pc.fill_null(values, filler) if filler is not None else values
+        return pa.table(columns)
+
+    left = encode(rows).append_column("__position", pa.array(np.arange(rows.num_rows), pa.int64()))
+    right = encode(lookup.select(keys)).append_column("__group", lookup.column("__group"))
+    join_keys = [name for key in keys for name in (key, f"{key}__null")]
+    joined = left.join(right, keys=join_keys, join_type="inner", use_threads=True)
+    group = np.empty(rows.num_rows, dtype=np.int64)
+    group[joined.column("__position").to_numpy()] = joined.column("__group").to_numpy()
+    return group
+
+
+def _filler(value_type: pa.DataType) -> Any:
+    if pa.types.is_null(value_type):
+        return None
+    try:
+        return pa.scalar(pa.array([0]).cast(value_type)[0].as_py(), value_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
+        return pa.scalar("", value_type)
+    if pa.types.is_date(value_type) or pa.types.is_timestamp(value_type):
+        return pa.scalar(0, pa.int64()).cast(value_type)
+    return None
+
+
+def _aggregate_by_group_id(table: pa.Table, node: plan.Aggregate) -> pa.Table:
+    group, group_count, first_rows = _group_ids(table, node.keys)
+    columns: dict[str, Any] = {}
+    for key in node.keys:
+        columns[key] = table.column(key).take(pa.array(first_rows, pa.int64()))
+
+    native = [(i, c) for i, c in enumerate(node.aggregates) if _is_native(c)]
+    native_results: dict[int, pa.Array] = {}
+    if native:
+        with_group = table.append_column("__group", pa.array(group, pa.int64()))
+        work, requests, outputs = _native_requests(with_group, ["__group"], native)
+        grouped = work.group_by(["__group"], use_threads=True).aggregate(requests)
+        _check_integer_sums([c for _, c in native], work, ["__group"])
+        positions = grouped.column("__group").to_numpy()
+        for (index, call), output in zip(native, outputs):
+            native_results[index] = _scatter(_native_result(call, grouped.column(output)), positions, group_count, call)
+
+    for index, (name, call) in enumerate(zip(node.columns[len(node.keys) :], node.aggregates)):
+        if index in native_results:
+            columns[name] = native_results[index]
+        else:
+            columns[name] = _special(call, table, group, group_count)
+    if not columns:
+        return pa.table({"__rows": pa.nulls(group_count)}).drop_columns(["__rows"])
+    return pa.table(columns)
+
+
+def _scatter(values: pa.ChunkedArray, positions: np.ndarray, size: int, call: plan.AggregateCall) -> pa.Array:
+    """Place per-group results at their group ids; groups without a row get COUNT 0 or NULL."""
+    inverse = np.full(size, -1, dtype=np.int64)
+    inverse[positions] = np.arange(len(positions))
+    taken = values.combine_chunks().take(pa.array(np.maximum(inverse, 0)) if len(values) else pa.array([], pa.int64()))
+    if len(values) == 0:
+        taken = pa.nulls(size, values.type)
+    missing = pa.array(inverse < 0)
+    fill = pa.scalar(0, values.type) if call.function in ("count", "count_star") else pa.scalar(None, values.type)
+    return pc.if_else(missing, fill, taken)
+
+
+def _special(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size: int) -> pa.Array:
+    if call.function in ("median", "percentile_cont", "percentile_disc"):
+        return _percentile(call, table, group, size)
+    if call.function == "string_agg":
+        return _string_agg(call, table, group, size)
+    if call.function == "count":
+        return _count_distinct_rows(call.options["arguments"], table, group, size)
+    if call.function in ("sum", "avg") and call.distinct:
+        return _distinct_sum(call, table, group, size)
+    raise UnsupportedError(f"aggregate `{call.sql()}` is not supported on this engine")
+
+
+def _percentile(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size: int) -> pa.Array:
+    values = table.column(call.argument)
+    continuous = call.function in ("median", "percentile_cont")
+    fraction = 0.5 if call.function == "median" else call.options["fraction"]
+    descending = call.options.get("descending", False)
+    if continuous and not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type) or pa.types.is_decimal(values.type)):
+        raise ExecutionError(f"{call.function.upper()} needs a numeric argument, not `{values.type}`")
+
+    work = pa.table({"g": pa.array(group, pa.int64()), "v": values})
+    work = work.filter(pc.is_valid(work.column("v")))
+    order = sort_indices(work, [plan.SortKey("g"), plan.SortKey("v", descending=descending)])
+    work = work.take(order)
+    groups = work.column("g").to_numpy()
+    starts = np.searchsorted(groups, np.arange(size), side="left")
+    counts = np.searchsorted(groups, np.arange(size), side="right") - starts
+
+    if continuous:
+        numbers = work.column("v").cast(pa.float64()).to_numpy()
+        results: list[Any] = []
+        for start, count in zip(starts, counts):
+            if count == 0:
+                results.append(None)
+                continue
+            position = fraction * (count - 1)
+            low, high = math.floor(position), math.ceil(position)
+            low_value, high_value = numbers[start + low], numbers[start + high]
+            results.append(float(low_value + (high_value - low_value) * (position - low)))
+        return pa.array(results, pa.float64())
+
+    picks = []
+    for start, count in zip(starts, counts):
+        picks.append(None if count == 0 else int(start + max(math.ceil(fraction * count) - 1, 0)))
+    column = work.column("v").combine_chunks()
+    taken = column.take(pa.array([p if p is not None else 0 for p in picks], pa.int64())) if len(column) else pa.nulls(size, column.type)
+    return pc.if_else(pa.array([p is None for p in picks]), pa.scalar(None, column.type), taken)
+
+
+def _string_agg(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size: int) -> pa.Array:
+    values = cast_value(table.column(call.argument), pa.large_string())
+    work = pa.table({"g": pa.array(group, pa.int64()), "v": values})
+    keys = [plan.SortKey("g")]
+    for position, key in enumerate(call.options.get("order_by") or []):
+        work = work.append_column(f"o{position}", table.column(key.column))
+        keys.append(plan.SortKey(f"o{position}", key.descending, key.nulls_first))
+    work = work.take(sort_indices(work, keys)).select(["g", "v"])
+    work = work.filter(pc.is_valid(work.column("v")))
+    if call.distinct:
+        work = work.group_by(["g", "v"], use_threads=False).aggregate([])
+    lists = work.group_by(["g"], use_threads=False).aggregate([("v", "list")])
+    joined = pc.binary_join(lists.column("v_list"), pa.scalar(call.options["separator"], pa.large_string()))
+    return _scatter(joined, lists.column("g").to_numpy(), size, call)
+
+
+def _count_distinct_rows(arguments: list[str], table: pa.Table, group: np.ndarray, size: int) -> pa.Array:
+    # COUNT(DISTINCT a, b) counts distinct rows in which no argument is NULL.
+    work = table.select(arguments).append_column("__group", pa.array(group, pa.int64()))
+    mask = None
+    for name in arguments:
+        valid = pc.is_valid(work.column(name))
+        mask = valid if mask is None else pc.and_(mask, valid)
+    work = work.filter(mask)
+    distinct = work.group_by(["__group", *arguments], use_threads=False).aggregate([])
+    counts = np.bincount(distinct.column("__group").to_numpy(), minlength=size)
+    return pa.array(counts, pa.int64())
+
+
+def _distinct_sum(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size: int) -> pa.Array:
+    work = pa.table({"__group": pa.array(group, pa.int64()), "v": table.column(call.argument)})
+    work = work.filter(pc.is_valid(work.column("v")))
+    distinct = work.group_by(["__group", "v"], use_threads=False).aggregate([])
+    plain = plan.AggregateCall(call.function, "v")
+    rows, requests, outputs = _native_requests(distinct, ["__group"], [(0, plain)])
+    grouped = rows.group_by(["__group"]).aggregate(requests)
+    _check_integer_sums([plain], rows, ["__group"])
+    return _scatter(grouped.column(outputs[0]), grouped.column("__group").to_numpy(), size, call)
