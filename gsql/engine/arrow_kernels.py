@@ -346,20 +346,17 @@ def _temporal_arithmetic(function: str, left: Value, right: Value) -> Value | No
 
 
 def _add_interval(value: Value, interval: Any, negate: bool) -> Value:
+    """Add an interval; a DATE plus an INTERVAL is a TIMESTAMP, as in DuckDB and PostgreSQL."""
     months, days, nanoseconds = interval.months, interval.days, interval.nanoseconds
     if negate:
         months, days, nanoseconds = -months, -days, -nanoseconds
-    is_date = pa.types.is_date(value.type)
-    result = value
+    tz = getattr(value.type, "tz", None)
+    result = cast_value(value, pa.timestamp("us", tz)) if not pa.types.is_timestamp(value.type) else value
     if months:
         result = _add_months(result, months)
     if days or nanoseconds:
-        tz = getattr(result.type, "tz", None)
-        stamp = cast_value(result, pa.timestamp("us", tz))
         shift = pa.scalar(dt.timedelta(days=days, microseconds=nanoseconds // 1000), pa.duration("us"))
-        result = pc.add(stamp, shift)
-        if is_date and not nanoseconds:
-            result = pc.cast(result, pa.date32())
+        result = pc.add(cast_value(result, pa.timestamp("us", tz)), shift)
     return result
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type
+import gsql.engine.arrow_functions  # noqa: F401  (registers the function kernels)
 from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
 from gsql.engine.sorting import sort_indices

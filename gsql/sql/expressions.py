@@ -75,6 +75,48 @@ SCALAR_EXPRESSIONS: frozenset[type[exp.Expression]] = frozenset(
         exp.Interval,
         exp.Replace,
         exp.If,
+        exp.StrPosition,
+        exp.Left,
+        exp.Right,
+        exp.Pad,
+        exp.SplitPart,
+        exp.StartsWith,
+        exp.EndsWith,
+        exp.Contains,
+        exp.RegexpLike,
+        exp.RegexpReplace,
+        exp.RegexpExtract,
+        exp.Reverse,
+        exp.Initcap,
+        exp.ConcatWs,
+        exp.Repeat,
+        exp.Ascii,
+        exp.Chr,
+        exp.Greatest,
+        exp.Least,
+        exp.Sign,
+        exp.Sqrt,
+        exp.Pow,
+        exp.Ln,
+        exp.Log,
+        exp.Exp,
+        exp.Trunc,
+        exp.Year,
+        exp.Month,
+        exp.Day,
+        exp.DayOfWeek,
+        exp.DayOfYear,
+        exp.Quarter,
+        exp.DateAdd,
+        exp.DateSub,
+        exp.DateDiff,
+        exp.TimeToStr,
+        exp.StrToTime,
+        exp.CurrentDate,
+        exp.LastDay,
+        exp.DateFromParts,
+        exp.TimeToUnix,
+        exp.UnixToTime,
     }
 )
 
@@ -94,12 +136,25 @@ UNHANDLED_ARGUMENTS: dict[type[exp.Expression], frozenset[str]] = {
     exp.Round: frozenset({"truncate"}),
     exp.Substring: frozenset({"zero_start"}),
     exp.Trim: frozenset({"collation"}),
+    exp.StrPosition: frozenset({"position", "occurrence"}),
+    exp.RegexpExtract: frozenset(
+        {"position", "occurrence", "parameters", "empty_if_group_missing"}
+    ),
+    exp.SplitPart: frozenset({"part_index_zero_as_one", "empty_delimiter_returns_whole"}),
+    exp.ConcatWs: frozenset({"flatten"}),
+    exp.RegexpReplace: frozenset({"position", "occurrence"}),
+    exp.RegexpLike: frozenset({"flag"}),
+    exp.Chr: frozenset({"charset"}),
+    exp.DateDiff: frozenset({"zone"}),
+    exp.TimeToStr: frozenset({"culture", "zone"}),
+    exp.StrToTime: frozenset({"zone", "safe", "default_year", "nlsparam"}),
+    exp.UnixToTime: frozenset({"scale", "zone", "hours", "minutes", "format", "target_type"}),
 }
 
 from gsql.sql.aggregates import AGGREGATE_FUNCTIONS  # noqa: E402  (re-exported)
 
 # Scalar functions that sqlglot parses as `Anonymous` and that gsql implements by name.
-ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset()
+ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset({"date_part", "datepart"})
 
 
 def check_supported(expression: exp.Expression) -> None:

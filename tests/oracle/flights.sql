@@ -56,3 +56,9 @@ SELECT origin, month, SUM(distance) AS d FROM flights WHERE month <= 2 GROUP BY 
 SELECT origin, dest, COUNT(*) AS n FROM flights WHERE dest IN ('LAX','SFO') GROUP BY GROUPING SETS ((origin), (dest), ()) ORDER BY 1, 2;
 SELECT AVG(DISTINCT seats) AS a, SUM(seats) FILTER (WHERE year > 2000) AS recent FROM planes;
 SELECT COUNT(*) AS n, SUM(dep_delay) AS s, MEDIAN(dep_delay) AS m, STRING_AGG(carrier, '|') AS c FROM flights WHERE month = 13;
+SELECT name, POSITION('Air' IN name) AS p, STRPOS(name, 'Inc') AS sp, LEFT(name, 4) AS l, RIGHT(name, 4) AS r, LPAD(carrier, 5, '*') AS lp, RPAD(carrier, 4, 'xy') AS rp, REVERSE(carrier) AS rev FROM airlines ORDER BY name;
+SELECT name, SPLIT_PART(name, ' ', 2) AS second, STARTS_WITH(name, 'A') AS sa, REGEXP_MATCHES(name, 'Air(lines|ways)') AS m, REGEXP_REPLACE(name, '[aeiou]', '_', 'g') AS rr, REGEXP_REPLACE(name, '[aeiou]', '_') AS r1, REGEXP_EXTRACT(name, '([A-Z][a-z]+) ', 1) AS x FROM airlines ORDER BY name;
+SELECT faa, GREATEST(lat, lon, alt) AS g, LEAST(lat, lon) AS l, SIGN(lon) AS s, ROUND(SQRT(ABS(lat)), 6) AS q, ROUND(POWER(lat, 2), 3) AS pw, ROUND(LN(alt + 10), 6) AS ln, ROUND(LOG10(alt + 10), 6) AS lg FROM airports WHERE tz = -10 ORDER BY faa;
+SELECT time_hour, DATE_PART('dow', time_hour) AS dw, YEAR(time_hour) AS y, MONTH(time_hour) AS m, DAYOFYEAR(time_hour) AS dy, STRFTIME(time_hour, '%Y/%m/%d %H') AS s, DATE_DIFF('day', time_hour, TIMESTAMPTZ '2013-12-31 00:00:00+00') AS left_days FROM flights WHERE flight = 1545 AND carrier = 'UA' ORDER BY time_hour LIMIT 10;
+SELECT CAST(time_hour AS DATE) + INTERVAL 1 MONTH AS next_month, DATE_ADD(CAST(time_hour AS DATE), INTERVAL 3 DAY) AS plus3, LAST_DAY(CAST(time_hour AS DATE)) AS eom, MAKE_DATE(year, month, day) AS d FROM flights WHERE flight = 1545 AND carrier = 'UA' ORDER BY d LIMIT 10;
+SELECT CONCAT_WS('-', carrier, NULL, name) AS c, REPEAT(carrier, 2) AS r2, ASCII(name) AS a FROM airlines ORDER BY c;
