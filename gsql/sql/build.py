@@ -137,7 +137,7 @@ class _PlanBuilder:
         try:
             node, scope, remaining = self._from_clause(select, ctes)
             if remaining:
-                node = self._filter(node, exp.and_(*remaining), scope)
+                node = self._filter(node, exp.and_(*remaining, copy=False), scope)
 
             holder = NodeHolder(node)
             resolver: _Resolver = _Resolver(self, scope, holder)
@@ -338,7 +338,7 @@ class _PlanBuilder:
             kind = "cross" if not residual else "inner"
         residual_expression = None
         if residual:
-            residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual))
+            residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual, copy=False))
         node: plan.Node = plan.Join(
             left_node.columns + right_node.columns,
             left=left_node,
@@ -690,7 +690,10 @@ def _factor_or(expression: exp.Expression) -> list[exp.Expression]:
     rests = [[c for c in branch if not any(c == shared for shared in common)] for branch in branches]
     if any(not rest for rest in rests):
         return common
-    remainder = exp.or_(*[exp.paren(exp.and_(*rest)) if len(rest) > 1 else rest[0] for rest in rests])
+    remainder = exp.or_(
+        *[exp.paren(exp.and_(*rest, copy=False), copy=False) if len(rest) > 1 else rest[0] for rest in rests],
+        copy=False,
+    )
     return common + [remainder]
 
 

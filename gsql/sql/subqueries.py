@@ -309,7 +309,7 @@ def _resolve_residual(builder, correlation, select, relation, scope, offset) -> 
     start = offset + len(correlation.inner_keys)
     for index, column in enumerate(extras):
         columns[(column.table, column.name)] = relation.node.columns[start + index]
-    return _Resolver(builder, Scope(columns)).resolve(exp.and_(*correlation.residual))
+    return _Resolver(builder, Scope(columns)).resolve(exp.and_(*correlation.residual, copy=False))
 
 
 def _local_aliases(select: exp.Select) -> set[str]:
