@@ -35,6 +35,7 @@ class _Layout:
     peer_start: np.ndarray
     peer_end: np.ndarray
     peer_id: np.ndarray
+    order_values: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -68,7 +69,18 @@ def _layout(table: pa.Table, call: plan.WindowCall) -> _Layout:
     partition_start, partition_end = _bounds(partition_flags)
     peer_start, peer_end = _bounds(peer_flags)
     peer_id = np.cumsum(peer_flags) - 1
-    return _Layout(permutation, partition_start, partition_end, peer_start, peer_end, peer_id)
+    order_values = _numeric_keys(order_columns[0]) if len(order_columns) == 1 else None
+    return _Layout(permutation, partition_start, partition_end, peer_start, peer_end, peer_id, order_values)
+
+
+def _numeric_keys(column: pa.ChunkedArray) -> np.ndarray | None:
+    """Return an ORDER BY key as float64 (NULL as NaN) for RANGE offsets, or None if not numeric."""
+    kind = column.type
+    if pa.types.is_date(kind):
+        column = column.cast(pa.int32()) if pa.types.is_date32(kind) else column.cast(pa.int64())
+    elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        return None
+    return column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _group_starts(columns: list[pa.ChunkedArray], count: int) -> np.ndarray:
@@ -194,7 +206,37 @@ def _range_bound(bound: tuple[str, Any], call: plan.WindowCall, layout: _Layout,
         return layout.peer_start.copy() if is_start else layout.peer_end.copy()
     if offset is None:
         return layout.partition_start.copy() if side == "preceding" else layout.partition_end.copy()
-    raise UnsupportedError("RANGE frames with a numeric offset are not supported yet; use ROWS")
+    return _range_offset_bound(side, offset, call, layout, is_start)
+
+
+def _range_offset_bound(side: str, offset: float, call: plan.WindowCall, layout: _Layout, is_start: bool) -> np.ndarray:
+    """Bound a RANGE frame at `key - offset` or `key + offset` of the single ORDER BY key.
+
+    Rows whose key is NULL have their peer group (the other NULL rows) as the frame.
+    """
+    if len(call.order_by) != 1:
+        raise ExecutionError("a RANGE frame with an offset needs exactly one ORDER BY key")
+    keys = layout.order_values
+    if keys is None:
+        raise UnsupportedError("RANGE offsets need a numeric or date ORDER BY key")
+    # Work on keys that ascend in the sorted order: negated for a descending ORDER BY. In that
+    # space "n PRECEDING" is always `key - n` and "n FOLLOWING" is `key + n`.
+    ordered = -keys if call.order_by[0].descending else keys
+    bounds = layout.peer_start.copy() if is_start else layout.peer_end.copy()
+    valid = ~np.isnan(ordered)
+    starts = np.unique(layout.partition_start)
+    for start in starts:
+        end = layout.partition_end[start]
+        segment = np.arange(start, end)
+        present = segment[valid[start:end]]
+        if len(present) == 0:
+            continue
+        values = ordered[present]
+        targets = values + (offset if side == "following" else -offset)
+        side_name = "left" if is_start else "right"
+        positions = np.searchsorted(values, targets, side=side_name)
+        bounds[present] = present[0] + positions
+    return bounds
 
 
 def _frame_value(name: str, call: plan.WindowCall, values: pa.ChunkedArray, start: np.ndarray, end: np.ndarray) -> pa.Array:
