@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from gsql.engine.decimals import fast_decimal_arithmetic
 from gsql.errors import ExecutionError, UnsupportedError
 from gsql.types import arrow_type
 
@@ -269,6 +270,9 @@ def _arithmetic(function: str) -> Kernel:
             raise ExecutionError(
                 f"cannot apply `{expression.key.upper()}` to a string in `{expression.sql()}`; add a CAST"
             )
+        fast = _fast_decimal(function, left, right)
+        if fast is not None:
+            return fast
         left, right = _arithmetic_operands(function, left, right)
         try:
             return getattr(pc, function)(left, right)
@@ -276,6 +280,22 @@ def _arithmetic(function: str) -> Kernel:
             raise ExecutionError(f"`{expression.sql()}` failed: {error}") from None
 
     return kernel
+
+
+def _fast_decimal(function: str, left: Value, right: Value) -> Value | None:
+    """Run decimal `+ - *` on int64 when the values fit; None means use decimal128 kernels."""
+    types = (left.type, right.type)
+    if not any(pa.types.is_decimal128(t) for t in types):
+        return None
+    if not all(pa.types.is_decimal128(t) or pa.types.is_integer(t) for t in types):
+        return None
+    digits = [(t.precision, t.scale) if pa.types.is_decimal(t) else (19, 0) for t in types]
+    if function == "multiply_checked":
+        result = pa.decimal128(min(digits[0][0] + digits[1][0], 38), digits[0][1] + digits[1][1])
+    else:
+        common = _common_decimal(*types)
+        result = pa.decimal128(min(common.precision + 1, 38), common.scale)
+    return fast_decimal_arithmetic(function, left, right, result)
 
 
 def _arithmetic_operands(function: str, left: Value, right: Value) -> tuple[Value, Value]:
