@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from gsql.catalogs import Catalog, TableSource, load_catalog, source_from_frame, source_from_path
 from gsql.engine.backend import Backend, NodeTiming, execute_plan
-from gsql.errors import CatalogError, EngineUnavailableError
+from gsql.errors import CatalogError, EngineUnavailableError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import bind_query
 from gsql.sql.build import Relation, build_plan
@@ -147,6 +148,12 @@ class Context:
         """Parse, bind and plan `text` without running it."""
         name = resolve_dialect(dialect) if dialect else self.dialect
         expression = parse_sql(text, name)
+        if not isinstance(expression, (exp.Query, exp.Subquery)):
+            keyword = expression.key.upper()
+            raise UnsupportedError(
+                f"statement `{keyword}` is not supported; gsql runs SELECT queries "
+                "(register tables with `ctx.register` or `gsql register`)"
+            )
         bound = bind_query(expression, self.catalog, name)
         return build_plan(bound)
 

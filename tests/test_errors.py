@@ -87,11 +87,6 @@ def test_syntax_error_has_position_and_caret(context, sql, line, column, token):
     assert caret_target(str(error)) == token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unterminated string literal raises SqlSyntaxError `invalid SQL: Error tokenizing "
-    "...` with line and column None and no caret",
-)
 def test_unterminated_string_has_position(context):
     with pytest.raises(SqlSyntaxError, match="line 1") as caught:
         context.sql("SELECT 'abc FROM flights")
@@ -143,11 +138,6 @@ BIND_CASES = [
         "SELECT f.dep_tme FROM flights AS f",
         "unknown column `dep_tme`.*did you mean `dep_time`?",
         id="qualified-column-typo",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="a qualified unknown column raises BindError `cannot resolve the query: "
-            "Unknown column: dep_tme`, without a suggestion",
-        ),
     ),
 ]
 
@@ -192,11 +182,6 @@ UNSUPPORTED_CASES = [
         "CREATE TABLE copy AS SELECT * FROM flights",
         "statement `CREATE` is not supported",
         id="create-table",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="CREATE TABLE ... AS raises BindError `unknown table copy` instead of "
-            "UnsupportedError for the statement",
-        ),
     ),
 ]
 
@@ -298,21 +283,11 @@ NODE_NAMING_CASES = [
         "SELECT carrier FROM flights WHERE arr_time / 0 > 1",
         "Filter",
         id="division-by-zero-in-filter",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="errors that a kernel raises as ExecutionError (`division by zero in ...`) "
-            "pass through the executor without naming the plan node",
-        ),
     ),
     pytest.param(
         "SELECT arr_time + 9223372036854775807 FROM flights",
         "Project",
         id="add-overflow-in-project",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="errors that a kernel raises as ExecutionError (`... failed: overflow`) pass "
-            "through the executor without naming the plan node",
-        ),
     ),
 ]
 

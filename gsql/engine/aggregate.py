@@ -116,9 +116,9 @@ def _native_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.Chu
         raise ExecutionError(f"SUM needs a numeric argument, not `{value_type}`")
     if function in ("avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         if pa.types.is_floating(value_type):
-            return array.cast(pa.float64())
+            return array.cast(pa.float64(), safe=False)
         if pa.types.is_integer(value_type) or pa.types.is_decimal(value_type):
-            return array.cast(pa.float64())
+            return array.cast(pa.float64(), safe=False)
         raise ExecutionError(f"{function.upper()} needs a numeric argument, not `{value_type}`")
     if function in ("bool_and", "bool_or"):
         if not pa.types.is_boolean(value_type):
@@ -140,7 +140,7 @@ def _check_integer_sums(calls: list[plan.AggregateCall], work: pa.Table, keys: l
             continue
         if not pa.types.is_integer(work.column(column).type):
             continue
-        as_float = work.select(keys).append_column(column, work.column(column).cast(pa.float64()))
+        as_float = work.select(keys).append_column(column, work.column(column).cast(pa.float64(), safe=False))
         totals = as_float.group_by(keys).aggregate([(column, "sum")]).column(f"{column}_sum")
         largest = pc.max(pc.abs(totals)).as_py()
         if largest is not None and largest >= _INT64_LIMIT:
@@ -278,7 +278,7 @@ def _percentile(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, si
     counts = np.searchsorted(groups, np.arange(size), side="right") - starts
 
     if continuous:
-        numbers = work.column("v").cast(pa.float64()).to_numpy()
+        numbers = work.column("v").cast(pa.float64(), safe=False).to_numpy()
         results: list[Any] = []
         for start, count in zip(starts, counts):
             if count == 0:

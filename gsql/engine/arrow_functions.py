@@ -201,10 +201,24 @@ def _reverse(evaluator: Evaluator, expression: exp.Reverse) -> Value:
 
 
 def _initcap(evaluator: Evaluator, expression: exp.Initcap) -> Value:
-    if expression.args.get("expression") is not None:
-        raise UnsupportedError("INITCAP with delimiter characters is not supported")
-    # PostgreSQL's rule: upper-case the first letter of each alphanumeric word, lower the rest.
-    return pc.utf8_title(pc.utf8_lower(_string_operand(evaluator, expression.this)))
+    """Upper-case the first letter of each word and lower-case the rest.
+
+    Without delimiters a word is a run of letters and digits, as in PostgreSQL; sqlglot fills
+    in a dialect's default delimiter characters, and each of them then starts a new word.
+    """
+    value = _string_operand(evaluator, expression.this)
+    delimiters = _constant(evaluator, expression.args.get("expression"), "the INITCAP delimiters")
+    if delimiters is None:
+        return pc.utf8_title(pc.utf8_lower(value))
+
+    def capitalize(text: str) -> str:
+        result, start = [], True
+        for char in text:
+            result.append(char.upper() if start else char.lower())
+            start = char in delimiters
+        return "".join(result)
+
+    return _per_value(value, capitalize, pa.large_string())
 
 
 def _concat_ws(evaluator: Evaluator, expression: exp.ConcatWs) -> Value:
@@ -213,9 +227,20 @@ def _concat_ws(evaluator: Evaluator, expression: exp.ConcatWs) -> Value:
         raise ExecutionError("CONCAT_WS needs a separator and at least one value")
     separator = _string_operand(evaluator, parts[0])
     values = [_string_operand(evaluator, part) for part in parts[1:]]
-    arrays = [evaluator.array(v) if isinstance(v, pa.Scalar) else v for v in values]
-    separator_array = separator if isinstance(separator, pa.Scalar) else separator
-    return pc.binary_join_element_wise(*arrays, separator_array, null_handling="skip")
+    if isinstance(separator, pa.Scalar) and not separator.is_valid:
+        return pa.scalar(None, pa.large_string())
+
+    def join(row: tuple[Any, ...]) -> str | None:
+        sep, *items = row
+        if sep is None:
+            return None
+        # NULL arguments are skipped; a row of only NULLs gives '' as in DuckDB.
+        return sep.join(item for item in items if item is not None)
+
+    if all(isinstance(v, pa.Scalar) for v in [separator, *values]):
+        return pa.scalar(join((separator.as_py(), *[v.as_py() for v in values])), pa.large_string())
+    columns = [evaluator.array(v).to_pylist() for v in [separator, *values]]
+    return pa.chunked_array([pa.array([join(row) for row in zip(*columns)], pa.large_string())])
 
 
 def _repeat(evaluator: Evaluator, expression: exp.Repeat) -> Value:
@@ -250,13 +275,32 @@ def _extreme(function: str) -> Callable[[Evaluator, exp.Expression], Value]:
             present = [value.as_py() for value in values if value.is_valid]
             if len(present) < len(values) and expression.args.get("ignore_nulls") is False:
                 return pa.scalar(None, target)
+            if pa.types.is_floating(target) and any(math.isnan(v) for v in present):
+                if function == "max_element_wise" or all(math.isnan(v) for v in present):
+                    return pa.scalar(float("nan"), target)
+                present = [v for v in present if not math.isnan(v)]
             chosen = (max if function == "max_element_wise" else min)(present) if present else None
             return pa.scalar(chosen, target)
         arrays = [evaluator.array(value) if isinstance(value, pa.Scalar) else value for value in values]
         # GREATEST and LEAST skip NULL arguments in DuckDB and PostgreSQL; sqlglot marks the
         # dialects where any NULL argument makes the result NULL (MySQL) with ignore_nulls=False.
         skip = expression.args.get("ignore_nulls") is not False
-        return getattr(pc, function)(*arrays, skip_nulls=skip)
+        result = getattr(pc, function)(*arrays, skip_nulls=skip)
+        if pa.types.is_floating(target):
+            # NaN is above every number: GREATEST returns it, LEAST returns it only when alone.
+            flags = [pc.fill_null(pc.is_nan(array), False) for array in arrays]
+            if function == "max_element_wise":
+                any_nan = flags[0]
+                for flag in flags[1:]:
+                    any_nan = pc.or_(any_nan, flag)
+                result = pc.if_else(any_nan, pa.scalar(float("nan")), result)
+            else:
+                others = [pc.or_(flag, pc.is_null(array)) for flag, array in zip(flags, arrays)]
+                all_nan = others[0]
+                for flag in others[1:]:
+                    all_nan = pc.and_(all_nan, flag)
+                result = pc.if_else(pc.and_(all_nan, pc.is_valid(result)), pa.scalar(float("nan")), result)
+        return result
 
     return kernel
 
@@ -277,10 +321,16 @@ def _unary_math(function: str, result: pa.DataType | None = pa.float64()) -> Cal
 
 
 def _sign(evaluator: Evaluator, expression: exp.Sign) -> Value:
+    """Return -1, 0 or 1 as TINYINT, and 0 for NaN, as DuckDB does."""
     value = evaluator.evaluate(expression.this)
+    if pa.types.is_null(value.type):
+        return pa.scalar(None, pa.int8())
     if pa.types.is_decimal(value.type):
         value = cast_value(value, pa.float64())
-    return pc.cast(pc.sign(value), pa.int64()) if not pa.types.is_floating(value.type) else pc.sign(value)
+    signs = pc.sign(value)
+    if pa.types.is_floating(value.type):
+        signs = pc.if_else(pc.is_nan(signs), 0.0, signs)
+    return pc.cast(signs, pa.int8())
 
 
 def _power(evaluator: Evaluator, expression: exp.Pow) -> Value:

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import re
 from collections.abc import Callable
 from typing import Any, Union
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from gsql.engine.decimals import fast_decimal_arithmetic
+from gsql.engine.decimals import decimal_to_double, fast_decimal_arithmetic
 from gsql.errors import ExecutionError, UnsupportedError
 from gsql.types import arrow_type
 
@@ -193,14 +195,23 @@ def cast_value(value: Value, target: pa.DataType, dialect: str = "duckdb", safe:
     if pa.types.is_null(source):
         return pa.scalar(None, target) if isinstance(value, pa.Scalar) else pa.nulls(len(value), target)
     if pa.types.is_integer(target) and (pa.types.is_floating(source) or pa.types.is_decimal(source)):
-        if dialect not in _TRUNCATING_CAST_DIALECTS:
-            value = pc.round(value, 0, round_mode="half_towards_infinity")
-        else:
-            value = pc.trunc(value) if pa.types.is_floating(source) else pc.cast(value, pa.float64())
-            value = pc.trunc(value)
-        return _checked_cast(value, target, safe=False)
+        return _number_to_integer(value, target, dialect)
+    if pa.types.is_floating(target) and pa.types.is_decimal128(source):
+        return decimal_to_double(value, target)
+    if pa.types.is_floating(target) and (pa.types.is_integer(source) or pa.types.is_decimal(source)):
+        # Integers above 2**53 lose low digits as DOUBLE, as in every SQL engine.
+        return pc.cast(value, target, safe=False)
+    if pa.types.is_decimal(target) and pa.types.is_integer(source):
+        return _integer_to_decimal(value, target)
+    if pa.types.is_decimal(target) and pa.types.is_decimal(source) and target.scale < source.scale:
+        # Fewer decimal places round half away from zero, as DuckDB and PostgreSQL do.
+        value = pc.round(value, target.scale, round_mode="half_towards_infinity")
+    if pa.types.is_boolean(target) and (_is_numeric(source)):
+        return pc.not_equal(value, pa.scalar(0, source) if pa.types.is_integer(source) else cast_value(pa.scalar(0), source))
     if _is_string(target) and pa.types.is_floating(source):
         return _float_to_string(value)
+    if _is_string(target) and pa.types.is_timestamp(source):
+        return _timestamp_to_string(value)
     if pa.types.is_boolean(target) and _is_string(source):
         lowered = pc.utf8_lower(pc.utf8_trim_whitespace(value))
         truthy = pc.is_in(lowered, pa.array(["true", "t", "1", "yes", "y"]))
@@ -225,13 +236,74 @@ def cast_value(value: Value, target: pa.DataType, dialect: str = "duckdb", safe:
     return _checked_cast(value, target, safe)
 
 
+def _number_to_integer(value: Value, target: pa.DataType, dialect: str) -> Value:
+    """Round a DOUBLE or DECIMAL to an integer type, raising for NaN, infinity and overflow.
+
+    DOUBLE rounds half to even and DECIMAL half away from zero, as DuckDB and PostgreSQL do;
+    SQLite and MySQL truncate instead.
+    """
+    source = value.type
+    if pa.types.is_floating(source):
+        finite = pc.is_finite(value)
+        if isinstance(value, pa.Scalar):
+            bad = value.is_valid and not finite.as_py()
+        else:
+            bad = pc.any(pc.invert(pc.fill_null(finite, True))).as_py()
+        if bad:
+            raise ExecutionError(f"cannot cast NaN or infinity to `{target}`")
+    if dialect in _TRUNCATING_CAST_DIALECTS:
+        rounded = pc.trunc(value if pa.types.is_floating(source) else pc.cast(value, pa.float64()))
+    elif pa.types.is_floating(source):
+        rounded = pc.round(value, 0, round_mode="half_to_even")
+    else:
+        rounded = pc.round(value, 0, round_mode="half_towards_infinity")
+    info = np.iinfo(target.to_pandas_dtype())
+    low = pc.min(rounded).as_py() if not isinstance(rounded, pa.Scalar) else rounded.as_py()
+    high = pc.max(rounded).as_py() if not isinstance(rounded, pa.Scalar) else rounded.as_py()
+    if (low is not None and low < info.min) or (high is not None and high > info.max):
+        raise ExecutionError(f"value out of range for `{target}` in a CAST")
+    if pa.types.is_decimal(rounded.type):
+        rounded = pc.cast(rounded, pa.decimal128(38, 0))
+    return pc.cast(rounded, target, safe=False)
+
+
+def _integer_to_decimal(value: Value, target: pa.DataType) -> Value:
+    # Arrow casts int64 only to decimals with room for every int64; go through DECIMAL(38, s)
+    # and check that the values fit the requested precision.
+    wide = pc.cast(value, pa.decimal128(38, target.scale))
+    return _checked_cast(wide, target, safe=True)
+
+
+def _timestamp_to_string(value: Value) -> Value:
+    """Format like DuckDB: no fraction when it is zero, and a `+00` offset for UTC values."""
+    def text(stamp: Any) -> str:
+        formatted = stamp.strftime("%Y-%m-%d %H:%M:%S")
+        if stamp.microsecond:
+            formatted += f".{stamp.microsecond:06d}".rstrip("0")
+        if stamp.tzinfo is not None:
+            offset = stamp.utcoffset() or dt.timedelta(0)
+            hours, remainder = divmod(int(offset.total_seconds()), 3600)
+            formatted += f"{'+' if hours >= 0 else '-'}{abs(hours):02d}"
+            if remainder:
+                formatted += f":{abs(remainder) // 60:02d}"
+        return formatted
+
+    if isinstance(value, pa.Scalar):
+        item = value.as_py()
+        return pa.scalar(None if item is None else text(item), pa.large_string())
+    items = [None if item is None else text(item) for item in value.to_pylist()]
+    return pa.chunked_array([pa.array(items, pa.large_string())])
+
+
 def _float_to_string(value: Value) -> Value:
     # Arrow prints 1.0 as "1"; SQL engines print the fractional part, as DuckDB does ("1.0").
     text = pc.cast(value, pa.large_string())
     needs_point = pc.and_(
         pc.invert(pc.match_substring_regex(text, r"[.eE]|inf|nan|Inf|NaN")), pc.is_valid(text)
     )
-    return pc.if_else(needs_point, pc.binary_join_element_wise(text, ".0", ""), text)
+    suffix = pa.scalar(".0", pa.large_string())
+    joined = pc.binary_join_element_wise(text, suffix, pa.scalar("", pa.large_string()))
+    return pc.if_else(needs_point, joined, text)
 
 
 def _checked_cast(value: Value, target: pa.DataType, safe: bool) -> Value:
@@ -346,7 +418,9 @@ def _temporal_arithmetic(function: str, left: Value, right: Value) -> Value | No
     if function == "subtract_checked" and pa.types.is_date(left.type) and pa.types.is_date(right.type):
         days = pc.divide(pc.cast(pc.subtract(pc.cast(left, pa.timestamp("s")), pc.cast(right, pa.timestamp("s"))), pa.int64()), 86400)
         return days
-    if function == "subtract_checked" and pa.types.is_temporal(left.type) and pa.types.is_temporal(right.type):
+    if isinstance(right, pa.Scalar) and pa.types.is_interval(right.type) and function in ("add_checked", "subtract_checked"):
+        return _add_interval(left, right.as_py(), function == "subtract_checked")
+    if function == "subtract_checked" and _is_timepoint(left.type) and _is_timepoint(right.type):
         return pc.subtract(cast_value(left, pa.timestamp("us", getattr(left.type, "tz", None))), cast_value(right, pa.timestamp("us", getattr(right.type, "tz", None))))
     if function in ("add_checked", "subtract_checked"):
         date_value, other = (left, right) if pa.types.is_temporal(left.type) else (right, left)
@@ -363,6 +437,10 @@ def _temporal_arithmetic(function: str, left: Value, right: Value) -> Value | No
             stamp = cast_value(date_value, pa.timestamp("us", getattr(date_value.type, "tz", None)))
             return pc.subtract(stamp, other) if function == "subtract_checked" else pc.add(stamp, other)
     raise UnsupportedError(f"arithmetic between `{left.type}` and `{right.type}` is not supported")
+
+
+def _is_timepoint(value_type: pa.DataType) -> bool:
+    return pa.types.is_date(value_type) or pa.types.is_timestamp(value_type)
 
 
 def _add_interval(value: Value, interval: Any, negate: bool) -> Value:
@@ -420,7 +498,9 @@ def _guard_zero(evaluator: Evaluator, expression: exp.Expression, divisor: Value
     has_zero = zero.as_py() if isinstance(zero, pa.Scalar) else pc.any(zero).as_py()
     if not has_zero:
         return divisor
-    if expression.args.get("safe"):
+    # sqlglot marks `/` with safe=True where x / 0 is NULL; SQLite and MySQL also return NULL
+    # for `%` and integer division by zero.
+    if expression.args.get("safe") or evaluator.dialect in _TRUNCATING_CAST_DIALECTS:
         return pc.if_else(zero, pa.scalar(None, divisor.type), divisor)
     raise ExecutionError(f"division by zero in `{expression.sql()}`")
 
@@ -438,6 +518,10 @@ def _int_divide(evaluator: Evaluator, expression: exp.IntDiv) -> Value:
     left, right = _binary_operands(evaluator, expression)
     if _is_null_type(left) or _is_null_type(right):
         return pa.scalar(None, pa.int64())
+    if not (pa.types.is_integer(left.type) and pa.types.is_integer(right.type)):
+        # DuckDB's `//` divides exactly unless both operands are integers: 7.5 // 2 = 3.75.
+        right = _guard_zero(evaluator, expression, cast_value(right, pa.float64()))
+        return pc.divide(cast_value(left, pa.float64()), right)
     return _integer_divide(evaluator, expression, left, right)
 
 
@@ -472,9 +556,37 @@ def _comparison(function: str) -> Kernel:
         if _is_null_type(left) or _is_null_type(right):
             return pa.scalar(None, pa.bool_())
         left, right = coerce_pair(left, right)
+        if pa.types.is_floating(left.type):
+            return compare_floats(function, left, right)
         return getattr(pc, function)(left, right)
 
     return kernel
+
+
+def compare_floats(function: str, left: Value, right: Value) -> Value:
+    """Compare DOUBLEs as DuckDB and PostgreSQL do: NaN equals NaN and is above every number."""
+    left_nan = pc.is_nan(left)
+    right_nan = pc.is_nan(right)
+    if not _may_hold_nan(left_nan) and not _may_hold_nan(right_nan):
+        return getattr(pc, function)(left, right)
+    both = pc.and_(left_nan, right_nan)
+    either = pc.or_(left_nan, right_nan)
+    plain = getattr(pc, function)(left, right)
+    if function == "equal":
+        nan_result = both
+    elif function == "not_equal":
+        nan_result = pc.invert(both)
+    elif function in ("greater", "greater_equal"):
+        nan_result = pc.and_(left_nan, pc.invert(right_nan)) if function == "greater" else left_nan
+    else:
+        nan_result = pc.and_(right_nan, pc.invert(left_nan)) if function == "less" else right_nan
+    return pc.if_else(either, nan_result, plain)
+
+
+def _may_hold_nan(flags: Value) -> bool:
+    if isinstance(flags, pa.Scalar):
+        return bool(flags.as_py())
+    return bool(pc.any(flags).as_py())
 
 
 def _null_safe_equal(evaluator: Evaluator, expression: exp.Binary) -> Value:
@@ -486,9 +598,9 @@ def _null_safe_equal(evaluator: Evaluator, expression: exp.Binary) -> Value:
     if _is_null_type(right):
         return pc.is_null(left)
     left, right = coerce_pair(left, right)
-    equal = pc.fill_null(pc.equal(left, right), False)
+    equal = compare_floats("equal", left, right) if pa.types.is_floating(left.type) else pc.equal(left, right)
     both_null = pc.and_(pc.is_null(left), pc.is_null(right))
-    return pc.or_(equal, both_null)
+    return pc.or_(pc.fill_null(equal, False), both_null)
 
 
 def _null_safe_not_equal(evaluator: Evaluator, expression: exp.Binary) -> Value:
@@ -814,7 +926,10 @@ def _concat_function(evaluator: Evaluator, expression: exp.Concat) -> Value:
 
 
 def _pipes(evaluator: Evaluator, expression: exp.DPipe) -> Value:
-    return _concat(evaluator, expression, [expression.this, expression.expression], bool(expression.args.get("safe")))
+    # `||` gives NULL when either side is NULL in standard SQL (DuckDB, PostgreSQL, SQLite);
+    # Oracle alone treats NULL as an empty string there.
+    skip_nulls = evaluator.dialect == "oracle"
+    return _concat(evaluator, expression, [expression.this, expression.expression], skip_nulls)
 
 
 def _replace(evaluator: Evaluator, expression: exp.Replace) -> Value:
@@ -845,8 +960,42 @@ def _round(evaluator: Evaluator, expression: exp.Round) -> Value:
     digits = _constant_int(evaluator, expression.args.get("decimals"), "the ROUND precision") or 0
     if pa.types.is_integer(value.type) and digits >= 0:
         return value
+    if pa.types.is_floating(value.type):
+        return _round_double(value, digits)
     # SQL rounds halves away from zero (ROUND(2.5) = 3, ROUND(-2.5) = -3).
     return pc.round(value, digits, round_mode="half_towards_infinity")
+
+
+def _round_double(value: Value, digits: int) -> Value:
+    """Round a DOUBLE half away from zero on its exact binary value, as DuckDB does.
+
+    2.675 is stored as 2.67499999..., so ROUND(2.675, 2) is 2.67. Scaling by 100 rounds that
+    product to exactly 267.5, so values whose scaled fraction is exactly one half are
+    rounded again exactly with Python's decimal module.
+    """
+    factor = 10.0**digits
+    value = cast_value(value, pa.float64())
+    scaled = pc.multiply(value, factor)
+    magnitude = pc.abs(scaled)
+    rounded = pc.divide(pc.multiply(pc.sign(scaled), pc.floor(pc.add(magnitude, 0.5))), factor)
+    # Values too large to have a fraction at this precision stay as they are.
+    large = pc.fill_null(pc.greater_equal(magnitude, 2.0**52), False)
+    rounded = pc.if_else(large, value, rounded)
+    ties = pc.fill_null(pc.equal(pc.subtract(magnitude, pc.floor(magnitude)), 0.5), False)
+    if isinstance(value, pa.Scalar):
+        return pa.scalar(_round_exactly(value.as_py(), digits), pa.float64()) if ties.as_py() else rounded
+    if not pc.any(ties).as_py():
+        return rounded
+    exact = [_round_exactly(v, digits) for v in value.to_pylist()]
+    return pc.if_else(ties, pa.chunked_array([pa.array(exact, pa.float64())]), rounded)
+
+
+def _round_exactly(number: float | None, digits: int) -> float | None:
+    if number is None or not math.isfinite(number):
+        return number
+    quantum = decimal.Decimal(1).scaleb(-digits)
+    exact = decimal.Decimal(number).quantize(quantum, rounding=decimal.ROUND_HALF_UP)
+    return float(exact)
 
 
 def _rounding(function: str) -> Kernel:

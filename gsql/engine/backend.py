@@ -82,6 +82,14 @@ def _execute(node: plan.Node, run: _Run) -> Any:
     started = time.perf_counter()
     try:
         frame = handler(run.backend, node, inputs)
+    except ExecutionError as error:
+        if getattr(error, "node", None) is None:
+            error.node = node.describe()[:200]
+            error.args = (
+                f"{type(node).__name__} failed on the {run.backend.name} engine: {error} "
+                f"(node: {error.node})",
+            )
+        raise
     except GsqlError:
         raise
     except (pa.ArrowException, ValueError, TypeError, KeyError, OverflowError, ArithmeticError) as error:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["fast_decimal_arithmetic"]
+__all__ = ["decimal_to_double", "fast_decimal_arithmetic"]
 
 _FUNCTIONS = {"add_checked", "subtract_checked", "multiply_checked"}
 
@@ -121,3 +121,18 @@ def _to_decimal(units: pa.ChunkedArray, result: pa.DataType) -> pa.ChunkedArray:
         chunks.append(pa.Array.from_buffers(result, len(low), [validity, pa.py_buffer(words)], chunk.null_count))
     return pa.chunked_array(chunks, type=result)
 
+
+
+def decimal_to_double(value, target: pa.DataType):
+    """Convert decimals to the nearest DOUBLE.
+
+    Arrow's cast multiplies by a power of ten and can miss the nearest double
+    (2.675 becomes 2.6750000000000003); dividing the unscaled integer by 10**scale is
+    correctly rounded whenever the integer has at most 15 digits.
+    """
+    scale = value.type.scale
+    units = _unscaled(value)
+    if units is None or (value.type.precision > 15 and _too_wide(units if not isinstance(units, pa.Scalar) else pa.chunked_array([pa.array([units.as_py()], pa.int64())]), 15)):
+        return pc.cast(value, target, safe=False)
+    quotient = pc.divide(pc.cast(units, pa.float64()), float(10**scale)) if scale >= 0 else pc.multiply(pc.cast(units, pa.float64()), float(10**-scale))
+    return pc.cast(quotient, target) if target != pa.float64() else quotient

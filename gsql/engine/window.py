@@ -80,7 +80,7 @@ def _numeric_keys(column: pa.ChunkedArray) -> np.ndarray | None:
         column = column.cast(pa.int32()) if pa.types.is_date32(kind) else column.cast(pa.int64())
     elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
         return None
-    return column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    return column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _group_starts(columns: list[pa.ChunkedArray], count: int) -> np.ndarray:
@@ -313,7 +313,7 @@ def _frame_sum(name, array: pa.Array, valid, start, end, count, empty) -> pa.Arr
                 return pa.array(totals / np.maximum(count, 1), pa.float64(), mask=empty)
         return pa.array(totals, pa.int64(), mask=empty)
     if pa.types.is_floating(kind):
-        numbers = np.where(valid, array.fill_null(0).cast(pa.float64()).to_numpy(zero_copy_only=False), 0.0)
+        numbers = np.where(valid, array.fill_null(0).cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), 0.0)
         if not np.all(np.isfinite(numbers)):
             totals = np.array([numbers[s:e].sum() for s, e in zip(start, end)])
         else:

@@ -186,14 +186,14 @@ def _stem(path: str) -> str:
     return re.sub(r"\W", "_", stem) or "file"
 
 
-_UNRESOLVED_COLUMN = re.compile(r"Column '([^']+)' could not be resolved")
+_UNRESOLVED_COLUMN = re.compile(r"Column '([^']+)' could not be resolved|Unknown column: (\w+)")
 
 
 def _bind_error(error: sqlglot.errors.OptimizeError, sources: dict[str, TableSource]) -> BindError:
     message = str(error)
     match = _UNRESOLVED_COLUMN.search(message)
     if match:
-        column = match.group(1)
+        column = match.group(1) or match.group(2)
         candidates = [f.name for source in sources.values() for f in source.arrow_schema()]
         tables = ", ".join(f"`{name}`" for name in sources if not name.startswith("__file_"))
         scope = f" in {tables}" if tables else ""

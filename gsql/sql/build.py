@@ -516,9 +516,21 @@ class _PlanBuilder:
         order = select.args.get("order")
         sort_keys: list[plan.SortKey] = []
         hidden = 0
+        aliases = {
+            item.alias: item.this for item in select.expressions if isinstance(item, exp.Alias)
+        }
         if order is not None:
             for ordered in order.expressions:
+                if isinstance(ordered.this, exp.Var) and ordered.this.name.upper() == "ALL":
+                    # ORDER BY ALL sorts by every select-list column, left to right.
+                    sort_keys.extend(_sort_key(column, ordered) for column in columns[: len(names)])
+                    continue
                 column = self._order_column(ordered.this, select, names, columns, originals)
+                if column is None:
+                    key = _substitute_aliases(ordered.this, aliases)
+                    ordered = ordered.copy()
+                    ordered.set("this", key)
+                    column = self._order_column(key, select, names, columns, originals)
                 if column is None:
                     if distinct:
                         raise BindError(
@@ -614,6 +626,12 @@ class _Resolver:
         return expression.copy().transform(self._replace, copy=False)
 
     def _replace(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, (exp.All, exp.Any)):
+            keyword = "ALL" if isinstance(node, exp.All) else "ANY"
+            raise UnsupportedError(
+                f"comparison with {keyword} (subquery) is not supported (in `{node.parent.sql()[:80]}`); "
+                "rewrite it with MIN, MAX or EXISTS"
+            )
         if isinstance(node, exp.Window):
             for window, column in self.windows:
                 if node == window:
@@ -745,6 +763,21 @@ def _pushable(expression: exp.Expression) -> bool:
         isinstance(node, (exp.Subquery, exp.Select, exp.Exists, exp.AggFunc, exp.Window))
         for node in expression.walk()
     )
+
+
+def _substitute_aliases(expression: exp.Expression, aliases: dict[str, exp.Expression]) -> exp.Expression:
+    """Replace select-list aliases in an ORDER BY expression by what they name.
+
+    After qualification every table column is qualified, so an unqualified column in ORDER BY
+    is a select-list alias: `SELECT x AS v ... ORDER BY v + 1` sorts by `x + 1`.
+    """
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name in aliases:
+            return aliases[node.name].copy()
+        return node
+
+    return expression.copy().transform(replace, copy=False)
 
 
 def _filterable(expression: exp.Expression) -> bool:

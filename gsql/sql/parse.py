@@ -34,7 +34,7 @@ def parse_statements(text: str, dialect: str | None = None) -> list[exp.Expressi
     except sqlglot.errors.ParseError as error:
         raise _syntax_error(error, text) from None
     except sqlglot.errors.TokenError as error:
-        raise SqlSyntaxError(f"invalid SQL: {error}") from None
+        raise _token_error(error, text) from None
     return [statement for statement in statements if statement is not None]
 
 
@@ -52,6 +52,45 @@ def parse_sql(text: str, dialect: str | None = None) -> exp.Expression:
             f"expected one statement but found {len(statements)}; run them one at a time"
         )
     return statements[0]
+
+
+def _token_error(error: sqlglot.errors.TokenError, text: str) -> SqlSyntaxError:
+    """Locate the usual cause of a tokenizer error, an unterminated quote."""
+    position = _unterminated_quote(text)
+    if position is None:
+        return SqlSyntaxError(f"syntax error: {error}")
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    source_line = text.splitlines()[line - 1]
+    quote = text[position]
+    return SqlSyntaxError(
+        f"syntax error: unterminated {quote} quote at line {line}, column {column}; "
+        f"close it with {quote}\n  {source_line}\n  {' ' * (column - 1)}^",
+        line=line,
+        column=column,
+        token=quote,
+    )
+
+
+def _unterminated_quote(text: str) -> int | None:
+    opened: int | None = None
+    quote = ""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if opened is None:
+            if char in "'\"`":
+                opened, quote = index, char
+            elif text.startswith("--", index):
+                newline = text.find("\n", index)
+                index = len(text) if newline < 0 else newline
+        elif char == quote:
+            if text.startswith(quote * 2, index):
+                index += 1  # a doubled quote inside a literal
+            else:
+                opened = None
+        index += 1
+    return opened
 
 
 def _syntax_error(error: sqlglot.errors.ParseError, text: str) -> SqlSyntaxError:
