@@ -30,6 +30,7 @@ def flights_files() -> dict[str, Path]:
         "airlines": SAMPLE_FLIGHTS / "airlines.csv",
         "airports": SAMPLE_FLIGHTS / "airports.csv",
         "planes": SAMPLE_FLIGHTS / "planes.csv",
+        "weather": SAMPLE_FLIGHTS / "weather-2013-01.csv.gz",
     }
 
 
