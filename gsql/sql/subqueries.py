@@ -125,6 +125,14 @@ def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expre
 
 def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) -> exp.Expression:
     query = subquery.this
+    outer = free_aliases(query) & scope.aliases()
+    if outer and isinstance(query, exp.Select):
+        try:
+            correlation, select = _split_correlation(query, scope)
+        except UnsupportedError:
+            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+        if correlation.residual:
+            return _plan_scalar_per_row(builder, query, holder, scope, outer)
     correlation, select = _split_correlation(query, scope)
     if not correlation.inner_keys and not correlation.residual:
         relation = builder.query(query, builder.current_ctes)
@@ -163,6 +171,81 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
         # COUNT over no rows is 0, while the LEFT JOIN leaves NULL for outer rows without matches.
         return exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
     return value
+
+
+def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str]) -> exp.Expression:
+    """Evaluate a correlated scalar aggregate once per outer row, by joining the outer rows in.
+
+    Each outer row gets a row number. The outer columns the subquery reads become a table with
+    that number, added to the subquery's FROM under the outer alias, so the correlated
+    conditions turn into ordinary join conditions; the subquery is then grouped by the row
+    number and LEFT joined back. This handles any correlated condition (`x.b < t1.b`), at
+    the cost of joining every outer row with the subquery's rows.
+    """
+    from gsql.sql.build import Relation
+
+    _check_correlated_scalar(select)
+    referenced: dict[str, list[str]] = {alias: [] for alias in outer}
+    for column in select.find_all(exp.Column):
+        if column.table in outer and column.name not in referenced[column.table]:
+            referenced[column.table].append(column.name)
+
+    row_id = builder.fresh("rid")
+    numbered = plan.Window(
+        holder.node.columns + [row_id],
+        input=holder.node,
+        calls=[plan.WindowCall("row_number", [], [], [], None)],
+    )
+    ctes = dict(builder.current_ctes)
+    joins = list(select.args.get("joins") or [])
+    links: list[exp.Expression] = []
+    first = sorted(outer)[0]
+    for alias in sorted(outer):
+        frame_columns = []
+        for name in referenced[alias]:
+            frame_column = scope.columns.get((alias, name))
+            if frame_column is None or frame_column not in holder.node.columns:
+                raise UnsupportedError(
+                    f"a correlated subquery that reads `{alias}.{name}` after GROUP BY is not supported"
+                )
+            frame_columns.append(frame_column)
+        table_name = builder.fresh("outer")
+        node = plan.Project(
+            [builder.fresh("oc") for _ in frame_columns] + [builder.fresh("oc")],
+            input=numbered,
+            expressions=[_ref(c) for c in frame_columns] + [_ref(row_id)],
+        )
+        ctes[table_name] = Relation(node, referenced[alias] + ["__rid"])
+        table = exp.Table(this=exp.to_identifier(table_name), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        joins.append(exp.Join(this=table))
+        if alias != first:
+            links.append(exp.EQ(this=exp.column("__rid", alias), expression=exp.column("__rid", first)))
+
+    modified = select.copy()
+    modified.set("joins", joins)
+    if links:
+        where = modified.args.get("where")
+        conditions = ([where.this] if where is not None else []) + links
+        modified.set("where", exp.Where(this=exp.and_(*conditions, copy=False)))
+    modified.set("group", exp.Group(expressions=[exp.column("__rid", first)]))
+    value = modified.expressions[0]
+    modified.set("expressions", [value, exp.alias_(exp.column("__rid", first), "__rid")])
+    relation = builder.query(modified, ctes)
+
+    outputs = relation.node.columns
+    holder.node = plan.Join(
+        numbered.columns + outputs,
+        left=numbered,
+        right=relation.node,
+        kind="left",
+        left_keys=[row_id],
+        right_keys=[outputs[1]],
+    )
+    result = _ref(outputs[0])
+    if isinstance(_unalias(select.expressions[0]), exp.Count):
+        # COUNT over no rows is 0, while the LEFT JOIN leaves NULL for outer rows without matches.
+        return exp.Coalesce(this=result, expressions=[exp.Literal.number(0)])
+    return result
 
 
 def _check_correlated_scalar(select: exp.Expression) -> None:
