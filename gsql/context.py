@@ -171,7 +171,7 @@ class Context:
 
         backend = _backend(self.engine, name)
         frame, timings = execute_plan(relation.node, backend)
-        table = backend.to_arrow(frame, relation.node.columns, relation.names)
+        table = backend.to_arrow(frame, relation.node.columns, relation.shown_names())
         finished = time.perf_counter()
 
         logger.debug("planned in %.4f s, executed in %.4f s", planned - started, finished - planned)
@@ -217,7 +217,7 @@ def _backend(engine: str, dialect: str) -> Backend:
 
 
 def _explain_text(relation: Relation, engine: str) -> str:
-    columns = ", ".join(relation.names)
+    columns = ", ".join(relation.shown_names())
     return f"Output [{columns}] on {engine}\n{plan.format_plan(relation.node, 1)}"
 
 

@@ -267,9 +267,9 @@ UNSUPPORTED_CASES = [
         "SELECT * FROM a, LATERAL (SELECT w FROM b WHERE b.id = a.id) AS l", "LATERAL", id="lateral"
     ),
     pytest.param(
-        "SELECT (SELECT MAX(b.w + a.x) FROM b) FROM a",
-        "outer table `a` outside the subquery's WHERE",
-        id="correlated-in-select-list",
+        "SELECT (SELECT b.w FROM b WHERE b.w > a.x) FROM a",
+        "without an aggregate",
+        id="correlated-scalar-without-aggregate",
     ),
     pytest.param(
         "SELECT x, (SELECT b.w FROM b WHERE b.id = a.id) FROM a",
@@ -278,7 +278,7 @@ UNSUPPORTED_CASES = [
     ),
     pytest.param(
         "SELECT (SELECT w FROM b WHERE b.id > a.id LIMIT 1) FROM a",
-        "correlated subquery with LIMIT",
+        "correlated scalar subquery with LIMIT",
         id="correlated-limit",
     ),
     pytest.param("SELECT frobnicate(x) FROM a", "function `FROBNICATE`", id="unknown-function"),

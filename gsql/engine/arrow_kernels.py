@@ -653,6 +653,8 @@ def _in(evaluator: Evaluator, expression: exp.In) -> Value:
         raise UnsupportedError(f"`{expression.sql()[:80]}` is not supported")
     value = evaluator.evaluate(expression.this)
     items = [evaluator.evaluate(item) for item in expression.expressions]
+    if not items:
+        return _in_scalars(evaluator.array(value) if not isinstance(value, pa.Scalar) else value, [])
     if _is_null_type(value):
         return pa.scalar(None, pa.bool_())
     if all(isinstance(item, pa.Scalar) for item in items):
@@ -665,6 +667,10 @@ def _in(evaluator: Evaluator, expression: exp.In) -> Value:
 
 
 def _in_scalars(value: Value, items: list[pa.Scalar]) -> Value:
+    if not items:
+        # An empty list (SQLite allows `x IN ()`) contains nothing, so the answer is FALSE
+        # even for a NULL probe.
+        return pa.scalar(False) if isinstance(value, pa.Scalar) else pa.chunked_array([pa.repeat(pa.scalar(False), len(value))])
     has_null = any(not item.is_valid for item in items)
     present = [item for item in items if item.is_valid]
     if not present:

@@ -92,6 +92,8 @@ def plan_aggregate_call(expression: exp.Expression, pre_column: PreColumn) -> pl
     argument = expression.this
     distinct = False
     if isinstance(argument, exp.Distinct):
+        if any(isinstance(item, exp.Star) for item in argument.expressions):
+            raise BindError(f"`{expression.sql()}` is invalid: DISTINCT needs a column, not `*`")
         distinct = True
         if function not in _DISTINCT_FUNCTIONS:
             raise UnsupportedError(f"DISTINCT in `{expression.sql()}` is not supported")

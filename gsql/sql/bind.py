@@ -61,6 +61,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         column_names[name] = columns
         mapping[exp.to_identifier(name).sql(dialect)] = types
 
+    _alias_subquery_outputs(expression)
     schema = MappingSchema(mapping, dialect=dialect)
     try:
         qualified = qualify(
@@ -73,6 +74,19 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
     return BoundQuery(qualified, dialect, sources, column_names)
+
+
+def _alias_subquery_outputs(expression: exp.Expression) -> None:
+    """Give unaliased scalar subqueries in select lists an explicit alias.
+
+    sqlglot 30.30's qualifier names such a subquery by setting the alias on the Subquery node
+    itself, then fails an assertion when ORDER BY refers to it by position.
+    """
+    for select in expression.find_all(exp.Select):
+        for position, item in enumerate(select.expressions):
+            if isinstance(item, exp.Subquery) and not item.alias:
+                alias = exp.to_identifier(f"_col_{position}")
+                item.replace(exp.Alias(this=item.copy(), alias=alias))
 
 
 def _schema_for(source: TableSource, dialect: str) -> tuple[dict[str, str], dict[str, str]]:

@@ -22,7 +22,7 @@ from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import BoundQuery
 from gsql.sql.prune import prune_columns
-from gsql.sql.subqueries import NodeHolder, free_aliases, plan_subquery
+from gsql.sql.subqueries import NodeHolder, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
 from gsql.sql.expressions import check_supported, display_name
@@ -42,10 +42,19 @@ _HANDLED_SET_ARGS = frozenset(
 
 @dataclass
 class Relation:
-    """A plan node with the SQL names of its output columns, in order."""
+    """A plan node with the SQL names of its output columns, in order.
+
+    `display` holds the names a result shows when they differ from `names`: an unaliased
+    expression is named `_col_N` inside the query, as sqlglot's qualifier names it, and
+    shown by its SQL text.
+    """
 
     node: plan.Node
     names: list[str]
+    display: list[str] | None = None
+
+    def shown_names(self) -> list[str]:
+        return self.display if self.display is not None else self.names
 
 
 @dataclass
@@ -123,7 +132,7 @@ class _PlanBuilder:
         distinct = expression.args.get("distinct", True) is not False
         columns = [self.fresh("u") for _ in left.names]
         node = plan.SetOperation(columns, left=left.node, right=right.node, kind=kind, all=not distinct)
-        return self._order_and_limit(expression, Relation(node, left.names))
+        return self._order_and_limit(expression, Relation(node, left.names, left.display))
 
     def select(self, select: exp.Select, ctes: dict[str, Relation]) -> Relation:
         _reject_args(select, _HANDLED_SELECT_ARGS, "SELECT")
@@ -503,12 +512,15 @@ class _PlanBuilder:
         columns: list[str] = []
         expressions: list[exp.Expression] = []
         originals: list[exp.Expression] = []
+        display: list[str] = []
         for item in select.expressions:
             inner = item.this if isinstance(item, exp.Alias) else item
             name = item.alias if isinstance(item, exp.Alias) else item.alias_or_name
+            shown = name
             if isinstance(item, exp.Alias) and name.startswith("_col_"):
-                name = display_name(inner, self.dialect)
+                shown = display_name(inner, self.dialect)
             names.append(name)
+            display.append(shown)
             columns.append(self.fresh("p"))
             expressions.append(resolver.resolve(inner))
             originals.append(inner)
@@ -550,7 +562,7 @@ class _PlanBuilder:
         if hidden:
             visible = columns[: len(names)]
             result = plan.Project(visible, input=result, expressions=[_ref(c) for c in visible])
-        return self._limit(select, Relation(result, names))
+        return self._limit(select, Relation(result, names, display))
 
     def _order_column(
         self,
@@ -594,7 +606,7 @@ class _PlanBuilder:
                     )
                 keys.append(_sort_key(column, ordered))
             node = plan.Sort(relation.node.columns, input=relation.node, keys=keys)
-            relation = Relation(node, relation.names)
+            relation = Relation(node, relation.names, relation.display)
         return self._limit(expression, relation)
 
     def _limit(self, expression: exp.Expression, relation: Relation) -> Relation:
@@ -605,7 +617,7 @@ class _PlanBuilder:
         count = _integer(limit.expression, "LIMIT") if limit is not None else None
         skip = _integer(offset.expression, "OFFSET") if offset is not None else 0
         node = plan.Limit(relation.node.columns, input=relation.node, limit=count, offset=skip)
-        return Relation(node, relation.names)
+        return Relation(node, relation.names, relation.display)
 
 
 class _Resolver:
@@ -626,6 +638,12 @@ class _Resolver:
         return expression.copy().transform(self._replace, copy=False)
 
     def _replace(self, node: exp.Expression) -> exp.Expression:
+        if (
+            isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE))
+            and isinstance(node.expression, (exp.All, exp.Any))
+            and self.holder is not None
+        ):
+            return plan_quantified(self.builder, node, self.holder, self.scope, self._resolve_unchecked)
         if isinstance(node, (exp.All, exp.Any)):
             keyword = "ALL" if isinstance(node, exp.All) else "ANY"
             raise UnsupportedError(
@@ -830,14 +848,23 @@ def _join_kind(join: exp.Join | None) -> str:
     return "inner"
 
 
+_JOIN_ARGS = frozenset({"this", "on", "using", "side", "kind"})
+_JOIN_KINDS = frozenset({"", "INNER", "OUTER", "CROSS"})
+
+
 def _check_join(join: exp.Join) -> None:
+    """Reject join forms the planner does not implement, rather than run them as plain joins."""
     kind = (join.kind or "").upper()
-    if kind in ("SEMI", "ANTI", "ASOF") or join.args.get("method"):
-        raise UnsupportedError(f"{kind or join.args.get('method')} JOIN is not supported")
+    if kind not in _JOIN_KINDS:
+        raise UnsupportedError(f"{kind} JOIN is not supported (in `{join.sql()[:80]}`)")
+    for name, value in join.args.items():
+        if value in (None, [], False) or name in _JOIN_ARGS:
+            continue
+        raise UnsupportedError(f"join clause `{name.upper()}` is not supported (in `{join.sql()[:80]}`)")
     if join.args.get("using"):
         raise UnsupportedError("JOIN ... USING could not be rewritten to ON; write the ON condition")
-    if isinstance(join.this, exp.Lateral) or join.args.get("match_condition"):
-        raise UnsupportedError(f"join `{join.sql()[:80]}` is not supported")
+    if isinstance(join.this, exp.Lateral):
+        raise UnsupportedError(f"LATERAL join `{join.sql()[:80]}` is not supported")
 
 
 def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:

@@ -192,6 +192,8 @@ def display_name(expression: exp.Expression, dialect: str) -> str:
     """Return the column name a result shows for an unaliased select expression."""
     if isinstance(expression, exp.Column):
         return expression.name
+    if expression.find(exp.Select):
+        return expression.sql(dialect, normalize_functions="lower")
     bare = expression.copy()
     for column in bare.find_all(exp.Column):
         column.set("table", None)

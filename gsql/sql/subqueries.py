@@ -123,6 +123,65 @@ def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expre
     return _ref(mark)
 
 
+_NEGATED = {exp.GT: exp.LTE, exp.GTE: exp.LT, exp.LT: exp.GTE, exp.LTE: exp.GT, exp.EQ: exp.NEQ, exp.NEQ: exp.EQ}
+
+
+def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_outer) -> exp.Expression:
+    """Plan `x <op> ANY (q)` and `x <op> ALL (q)` for an uncorrelated one-column subquery.
+
+    `x <op> ALL (q)` is `NOT (x <negated op> ANY (q))`, and ANY follows SQL's three-valued
+    rule: TRUE if some value satisfies the comparison, else NULL if x or some value is NULL
+    and q is not empty, else FALSE. `= ANY` is IN. Other operators compare with the
+    subquery's MIN and MAX, so the subquery is aggregated to one row and cross joined.
+    """
+    quantifier = comparison.expression
+    query = quantifier.this.this if isinstance(quantifier.this, exp.Subquery) else quantifier.this
+    operator = type(comparison)
+    if isinstance(quantifier, exp.All):
+        operator = _NEGATED[operator]
+    if free_aliases(query) & scope.aliases():
+        raise UnsupportedError(f"a correlated `{comparison.sql()[:80]}` is not supported")
+
+    if operator is exp.EQ:
+        marked = _plan_mark(builder, query, comparison.this, holder, scope, resolve_outer)
+        return exp.Not(this=marked) if isinstance(quantifier, exp.All) else marked
+
+    relation = builder.query(query, builder.current_ctes)
+    if len(relation.names) != 1:
+        raise UnsupportedError("ANY and ALL need a subquery with one column")
+    value = relation.node.columns[0]
+    names = [builder.fresh("q") for _ in range(4)]
+    calls = [
+        plan.AggregateCall("count_star", None),
+        plan.AggregateCall("count", value),
+        plan.AggregateCall("min", value),
+        plan.AggregateCall("max", value),
+    ]
+    summary = plan.Aggregate(names, input=relation.node, keys=[], aggregates=calls)
+    holder.node = plan.Join(holder.node.columns + names, left=holder.node, right=summary, kind="cross")
+    rows, non_null, smallest, largest = (_ref(name) for name in names)
+
+    probe = resolve_outer(comparison.this)
+    if operator in (exp.GT, exp.GTE):
+        satisfied = operator(this=probe.copy(), expression=smallest)
+    elif operator in (exp.LT, exp.LTE):
+        satisfied = operator(this=probe.copy(), expression=largest)
+    else:  # <> ANY: some non-NULL value differs from x
+        satisfied = exp.or_(
+            exp.NEQ(this=probe.copy(), expression=smallest), exp.NEQ(this=probe.copy(), expression=largest)
+        )
+    unknown = exp.or_(exp.Is(this=probe.copy(), expression=exp.Null()), exp.LT(this=non_null, expression=rows.copy()))
+    result = exp.Case(
+        ifs=[
+            exp.If(this=exp.EQ(this=rows, expression=exp.Literal.number(0)), true=exp.false()),
+            exp.If(this=satisfied, true=exp.true()),
+            exp.If(this=unknown, true=exp.Null()),
+        ],
+        default=exp.false(),
+    )
+    return exp.Not(this=exp.paren(result)) if isinstance(quantifier, exp.All) else result
+
+
 def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) -> exp.Expression:
     query = subquery.this
     outer = free_aliases(query) & scope.aliases()

@@ -100,6 +100,8 @@ def plan_windows(
 def _named_windows(select: exp.Select) -> dict[str, exp.Window]:
     named = {}
     for window in select.args.get("windows") or []:
+        if window.this.name in named:
+            raise BindError(f"window `{window.this.name}` is defined twice in the WINDOW clause")
         named[window.this.name] = window
     return named
 
@@ -117,6 +119,13 @@ def _merged_spec(window: exp.Window, named: dict[str, exp.Window]) -> dict[str, 
             "order": reference.args.get("order"),
             "spec": reference.args.get("spec"),
         }
+        # SQL lets a window that names another add only what the named one lacks.
+        if window.args.get("partition_by"):
+            raise BindError(f"`OVER ({alias.name} PARTITION BY ...)` cannot override the partitioning of window `{alias.name}`")
+        if window.args.get("order") is not None and base["order"] is not None:
+            raise BindError(f"window `{alias.name}` already has an ORDER BY; it cannot be overridden")
+        if base["spec"] is not None:
+            raise BindError(f"window `{alias.name}` has a frame, so another window cannot build on it")
     if window.args.get("partition_by"):
         base["partition_by"] = list(window.args["partition_by"])
     if window.args.get("order") is not None:
@@ -155,7 +164,14 @@ def _window_call(window: exp.Window, spec: dict[str, Any], column_for) -> plan.W
 
 def _function(function: exp.Expression, column_for, options: dict[str, Any]) -> tuple[str, list[str]]:
     kind = type(function)
+    if options.get("ignore_nulls") and kind not in (exp.FirstValue, exp.LastValue):
+        raise UnsupportedError(f"IGNORE NULLS in `{function.sql()[:60]}` is not supported")
     if kind in _RANKING:
+        extra = [name for name, value in function.args.items() if value and not (kind is exp.Ntile and name == "this")]
+        if extra:
+            raise UnsupportedError(
+                f"arguments of the window function `{function.sql()[:60]}` are not supported"
+            )
         if kind is exp.Ntile:
             options["buckets"] = _positive_constant(function.this, "NTILE")
         return _RANKING[kind], []
@@ -199,6 +215,10 @@ def _frame(spec: exp.WindowSpec | None, ordered: bool, function: str) -> dict[st
     end = _bound(end_value, spec.args.get("end_side")) if end_value is not None else ("current", None)
     if kind == "range" and (start[1] or end[1]) and not ordered:
         raise BindError("a RANGE frame with an offset needs an ORDER BY")
+    if start == ("following", None) or end == ("preceding", None):
+        raise BindError("a window frame cannot start at UNBOUNDED FOLLOWING or end at UNBOUNDED PRECEDING")
+    if start[0] == "current" and end[0] == "preceding" or start[0] == "following" and end[0] in ("current", "preceding"):
+        raise BindError("a window frame cannot end before it starts")
     return {"kind": kind, "start": start, "end": end}
 
 

@@ -64,3 +64,6 @@ SELECT CAST(time_hour AS DATE) + INTERVAL 1 MONTH AS next_month, DATE_ADD(CAST(t
 SELECT CONCAT_WS('-', carrier, NULL, name) AS c, REPEAT(carrier, 2) AS r2, ASCII(name) AS a FROM airlines ORDER BY c;
 SELECT origin, day, SUM(n) OVER (PARTITION BY origin ORDER BY day RANGE BETWEEN 3 PRECEDING AND 1 FOLLOWING) AS s, COUNT(*) OVER (PARTITION BY origin ORDER BY day DESC RANGE BETWEEN 2 PRECEDING AND CURRENT ROW) AS c FROM (SELECT origin, day, COUNT(*) AS n FROM flights WHERE month = 4 AND day % 3 <> 0 GROUP BY origin, day) t;
 SELECT faa, alt, COUNT(*) OVER (ORDER BY alt RANGE BETWEEN 100 PRECEDING AND 100 FOLLOWING) AS near FROM airports WHERE tz = -7;
+SELECT a.carrier, (SELECT COUNT(*) FROM airlines b WHERE b.name < a.name) AS rank_by_name FROM airlines a ORDER BY a.carrier;
+SELECT faa, (SELECT MAX(p.seats + a.alt) FROM planes p WHERE p.year = 2004) AS m FROM airports a WHERE a.tz = -10 ORDER BY faa;
+SELECT origin, COUNT(*) AS n FROM flights WHERE dep_delay > ALL (SELECT dep_delay FROM flights WHERE carrier = 'HA' AND dep_delay IS NOT NULL) GROUP BY origin ORDER BY origin;
