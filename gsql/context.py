@@ -33,7 +33,7 @@ __all__ = ["ENGINES", "Context", "Result"]
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("auto", "pandas")
+ENGINES = ("auto", "pandas", "dask")
 
 
 @dataclass
@@ -99,10 +99,15 @@ class Context:
     """Tables and settings for running SQL.
 
     Args:
-        engine: `pandas`, or `auto` (the default) to pick the best engine on this machine.
-            `GSQL_ENGINE` sets the default.
+        engine: `pandas`, `dask`, or `auto` (the default) to pick the best engine on this
+            machine. `GSQL_ENGINE` sets the default.
         dialect: SQL dialect of queries (any dialect sqlglot reads); `duckdb` by default.
         catalog: a catalog file to load tables from, or a `Catalog`.
+        scheduler: for the dask engine, a `distributed.Client` or a scheduler address such as
+            `tcp://10.0.0.5:8786`. None uses `GSQL_SCHEDULER` when it is set, else dask's
+            default scheduler. `gsql.engine.dask.connect()` starts a local cluster.
+        partitions: for the dask engine, the number of partitions that each scan produces at
+            least; None means 2.
     """
 
     def __init__(
@@ -110,8 +115,13 @@ class Context:
         engine: str | None = None,
         dialect: str | None = None,
         catalog: Catalog | str | os.PathLike[str] | None = None,
+        *,
+        scheduler: Any = None,
+        partitions: int | None = None,
     ) -> None:
         self.engine = _choose_engine(engine or os.environ.get("GSQL_ENGINE") or "auto")
+        self.scheduler = scheduler
+        self.partitions = partitions
         self.dialect = resolve_dialect(dialect)
         if catalog is None:
             self.catalog = Catalog()
@@ -169,7 +179,7 @@ class Context:
         relation = self.plan(text, name)
         planned = time.perf_counter()
 
-        backend = _backend(self.engine, name)
+        backend = _backend(self.engine, name, self.scheduler, self.partitions)
         frame, timings = execute_plan(relation.node, backend)
         table = backend.to_arrow(frame, relation.node.columns, relation.shown_names())
         finished = time.perf_counter()
@@ -210,7 +220,11 @@ def _choose_engine(engine: str) -> str:
     return name
 
 
-def _backend(engine: str, dialect: str) -> Backend:
+def _backend(engine: str, dialect: str, scheduler: Any = None, partitions: int | None = None) -> Backend:
+    if engine == "dask":
+        from gsql.engine.dask import DaskBackend, client_for
+
+        return DaskBackend(dialect, client=client_for(scheduler), partitions=partitions)
     from gsql.engine.pandas_backend import PandasBackend
 
     return PandasBackend(dialect)
