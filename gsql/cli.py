@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from gsql.catalogs import Catalog, TableSource
-    from gsql.context import Context
+    from gsql.context import Context, Result
+    from gsql.testing.engine_comparison import EngineComparison
 
 __all__ = ["app", "main"]
 
@@ -232,6 +233,24 @@ def query(
             show_default=False,
         ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also run the query on a reference engine and compare the results. Exit with "
+            "1 and print the differences when they differ.",
+        ),
+    ] = False,
+    verify_engine: Annotated[
+        str | None,
+        typer.Option(
+            "--verify-engine",
+            metavar="ENGINE",
+            help="Reference engine of --verify, such as duckdb or pandas. Implies --verify. "
+            "[default: pandas, or duckdb when the query runs on pandas]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a SQL query and print or write its result."""
     from gsql import _render
@@ -250,6 +269,9 @@ def query(
     started = time.perf_counter()
     result = context.sql(text)
     elapsed = time.perf_counter() - started
+    verification = None
+    if verify or verify_engine is not None:
+        verification = _verify_result(context, text, result, elapsed, verify_engine)
 
     if output is not None and output_format is not None:
         _render.write_file(result.table, output, output_format)
@@ -259,6 +281,90 @@ def query(
         typer.echo(f"{_rows_text(result.num_rows)} in {elapsed:.2f} s on {result.engine}", err=True)
     else:
         _render.write_stdout(result.table, shown_format.value, sys.stdout)
+
+    if verification is not None:
+        from gsql.testing.engine_comparison import exit_code
+
+        typer.echo(verification.report(), err=True)
+        raise typer.Exit(exit_code([verification]))
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    sql: _SqlArgument = None,
+    file: _FileOption = None,
+    engines: Annotated[
+        str,
+        typer.Option(
+            "--engines",
+            metavar="A,B,...",
+            help="Comma-separated engines to run the SQL on: gsql engines such as pandas and "
+            "dask, and duckdb. Each result is compared with the first engine's.",
+        ),
+    ] = "pandas,duckdb",
+    table: _TableOption = None,
+    dialect: _DialectOption = None,
+    rtol: Annotated[
+        float | None,
+        typer.Option(
+            "--rtol",
+            metavar="X",
+            help="Relative tolerance for floats, in [0, 1). [default: 1e-9]",
+            show_default=False,
+        ),
+    ] = None,
+    atol: Annotated[
+        float | None,
+        typer.Option(
+            "--atol",
+            metavar="X",
+            help="Absolute tolerance for floats, 0 or more. [default: 1e-12]",
+            show_default=False,
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Also write the comparison as JSON to FILE, which is replaced atomically.",
+        ),
+    ] = None,
+) -> None:
+    """Run SQL on several engines and compare the results: exit 0 when all are equal, 1 when
+    any differ, 8 when an engine could not run."""
+    from gsql.testing import compare_report, engine_comparison
+
+    text = _read_sql(ctx, sql, file)
+    statements = compare_report.split_statements(text, dialect)
+    if not statements:
+        ctx.fail("no SQL statements to compare; give a query as an argument or with -f FILE")
+    names = _engine_names(engines)
+    tolerances = _tolerances(rtol, atol)
+    if report is not None and not report.parent.is_dir():
+        raise typer.BadParameter(
+            f"directory `{report.parent}` of `{report}` does not exist; create it first",
+            param_hint="'--report'",
+        )
+
+    context = _open_context(ctx, "pandas", dialect, _parse_tables(table))
+    _require_engines(names)
+    comparisons = engine_comparison.compare_queries(context, statements, names, **tolerances)
+    if len(comparisons) == 1:
+        typer.echo(comparisons[0].report())
+    else:
+        compare_report.print_summary(comparisons, sys.stdout)
+
+    if report is not None:
+        document = compare_report.report_document(comparisons, context.dialect)
+        try:
+            compare_report.write_report(report, document)
+        except GsqlError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(engine_comparison.EXIT_NOT_RUN) from None
+        typer.echo(f"wrote report to {report}", err=True)
+    raise typer.Exit(engine_comparison.exit_code(comparisons))
 
 
 @app.command()
@@ -563,6 +669,91 @@ def _open_context(
     for name, path in tables:
         context.register(name, path)
     return context
+
+
+def _engine_names(engines: str) -> list[str]:
+    """Split and check the --engines list of `gsql compare`."""
+    from gsql.testing.engine_comparison import check_engine_names
+    from gsql.testing.engines import known_engines
+
+    known = known_engines()
+    names = [name.strip().lower() for name in engines.split(",") if name.strip()]
+    for name in names:
+        if name not in known:
+            raise typer.BadParameter(
+                f"unknown engine `{name}`; choose from: {', '.join(known)}{suggest(name, known)}",
+                param_hint="'--engines'",
+            )
+    try:
+        return check_engine_names(names)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="'--engines'") from None
+
+
+def _tolerances(rtol: float | None, atol: float | None) -> dict[str, float]:
+    """Return the --rtol and --atol values that were given, after checking them."""
+    from gsql.compare import CompareOptions
+
+    tolerances = {}
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is None:
+            continue
+        try:
+            CompareOptions(**{name: value})
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint=f"'--{name}'") from None
+        tolerances[name] = value
+    return tolerances
+
+
+def _require_engines(names: list[str]) -> None:
+    """Exit with the could-not-run code, naming each engine that cannot run on this machine."""
+    from gsql.testing.engine_comparison import EXIT_NOT_RUN
+    from gsql.testing.engines import unavailable_reason
+
+    missing = {name: reason for name in names if (reason := unavailable_reason(name))}
+    for name, reason in missing.items():
+        typer.echo(f"error: engine `{name}` is not available: {reason}", err=True)
+    if missing:
+        raise typer.Exit(EXIT_NOT_RUN)
+
+
+def _verify_result(
+    context: Context, sql: str, result: Result, seconds: float, requested: str | None
+) -> EngineComparison:
+    """Run `sql` on the reference engine of --verify and compare its result with `result`."""
+    from gsql.testing.engine_comparison import run_reference
+
+    reference = _reference_engine(result.engine, requested)
+    return run_reference(context, sql, result, seconds, reference)
+
+
+def _reference_engine(engine: str, requested: str | None) -> str:
+    """Return the --verify reference engine for a query that ran on `engine`."""
+    from gsql.testing.engine_comparison import EXIT_NOT_RUN
+    from gsql.testing.engines import known_engines, unavailable_reason
+
+    if requested is None:
+        reference = "duckdb" if engine == "pandas" else "pandas"
+    else:
+        reference = requested.strip().lower()
+        known = [name for name in known_engines() if name != engine]
+        if reference not in known:
+            raise typer.BadParameter(
+                f"invalid reference engine `{requested}` for a query on {engine}; "
+                f"choose from: {', '.join(known)}",
+                param_hint="'--verify-engine'",
+            )
+
+    reason = unavailable_reason(reference)
+    if reason is not None:
+        fix = "" if requested else "; or name another reference engine with --verify-engine"
+        typer.echo(
+            f"error: cannot verify: reference engine `{reference}` is not available: {reason}{fix}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_NOT_RUN)
+    return reference
 
 
 def _print_listing(listing: pa.Table, format_: OutputFormat | None) -> OutputFormat:

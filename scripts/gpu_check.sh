@@ -84,7 +84,7 @@ def cudf_run(context, sql):
     relation = context.plan(sql)
     backend = CudfBackend(context.dialect)
     frame, _ = execute_plan(relation.node, backend)
-    table = backend.to_arrow(frame, relation.node.columns, relation.names)
+    table = backend.to_arrow(frame, relation.node.columns, relation.shown_names())
     host = sum(1 for placement in backend.placements if placement.engine != "cudf")
     return table, host
 

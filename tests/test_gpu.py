@@ -138,7 +138,7 @@ def cudf_stand_in(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 def run_on(backend: Any, context: gsql.Context, sql: str) -> tuple[pa.Table, Any]:
     relation = context.plan(sql)
     frame, _ = execute_plan(relation.node, backend)
-    return backend.to_arrow(frame, relation.node.columns, relation.names), relation
+    return backend.to_arrow(frame, relation.node.columns, relation.shown_names()), relation
 
 
 def assert_same_as_pandas(context: gsql.Context, backend: Any, sql: str) -> None:

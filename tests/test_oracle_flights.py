@@ -19,8 +19,8 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def engines() -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
-    context = gsql.Context(engine="pandas")
+def engines(gsql_engine: str) -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    context = gsql.Context(engine=gsql_engine)
     oracle = duckdb.connect()
     for table, path in flights_files().items():
         context.register(table, path)

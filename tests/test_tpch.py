@@ -22,8 +22,8 @@ def _query_files() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def engines(tpch_sf001: Path) -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
-    context = gsql.Context(engine="pandas")
+def engines(tpch_sf001: Path, gsql_engine: str) -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    context = gsql.Context(engine=gsql_engine)
     oracle = duckdb.connect()
     for table in TABLES:
         path = tpch_sf001 / f"{table}.parquet"
