@@ -184,7 +184,29 @@ _EngineOption = Annotated[
         "-e",
         envvar="GSQL_ENGINE",
         metavar="ENGINE",
-        help="Engine to run the query on, such as pandas, or auto to pick one. [default: auto]",
+        help="Engine to run the query on: auto, pandas, cudf, dask or dask-cuda; auto picks "
+        "cudf when a GPU is visible and cuDF imports, else pandas. [default: auto]",
+    ),
+]
+_SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        envvar="GSQL_SCHEDULER",
+        metavar="ADDRESS",
+        help="Address of a running dask scheduler for the dask engines, such as "
+        "tcp://10.0.0.5:8786. [default: a local cluster]",
+    ),
+]
+_FallbackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fallback",
+        envvar="GSQL_FALLBACK",
+        metavar="POLICY",
+        help="What the cudf engine does with a plan node it cannot run on the GPU: warn (run "
+        "it on the CPU and warn), off (run it on the CPU silently) or error (fail, naming "
+        "every reason). [default: warn]",
     ),
 ]
 _FormatOption = Annotated[
@@ -212,6 +234,8 @@ def query(
     table: _TableOption = None,
     dialect: _DialectOption = None,
     engine: _EngineOption = None,
+    scheduler: _SchedulerOption = None,
+    fallback: _FallbackOption = None,
     format_: _FormatOption = None,
     output: Annotated[
         Path | None,
@@ -265,7 +289,7 @@ def query(
             "use LIMIT in the query to cut other formats"
         )
 
-    context = _open_context(ctx, engine, dialect, tables)
+    context = _open_context(ctx, engine, dialect, tables, scheduler=scheduler, fallback=fallback)
     started = time.perf_counter()
     result = context.sql(text)
     elapsed = time.perf_counter() - started
@@ -375,11 +399,29 @@ def explain(
     table: _TableOption = None,
     dialect: _DialectOption = None,
     engine: _EngineOption = None,
+    placement: Annotated[
+        bool,
+        typer.Option(
+            "--placement",
+            help="Also show where the cudf engine would run each plan node, and every reason a "
+            "node cannot run on the GPU. On by default with --engine cudf; needs no GPU.",
+        ),
+    ] = False,
 ) -> None:
     """Print the logical plan of a SQL query without running it."""
     text = _read_sql(ctx, sql, file)
-    context = _open_context(ctx, engine, dialect, _parse_tables(table))
-    typer.echo(context.explain(text))
+    gpu_engine = (engine or "").lower() in ("cudf", "dask-cuda")
+    # The plan and the GPU placement need no GPU, so a GPU engine is explained on pandas.
+    context = _open_context(ctx, "pandas" if gpu_engine else engine, dialect, _parse_tables(table))
+    typer.echo(context.explain(text, placement=placement or gpu_engine))
+
+
+@app.command()
+def doctor() -> None:
+    """Report Python, gsql and library versions, visible GPUs and what to install for them."""
+    from gsql.doctor import format_doctor, run_doctor
+
+    typer.echo(format_doctor(run_doctor()))
 
 
 @app.command()
@@ -661,11 +703,19 @@ def _open_context(
     engine: str | None,
     dialect: str | None,
     tables: list[tuple[str, str]],
+    scheduler: str | None = None,
+    fallback: str | None = None,
 ) -> Context:
     from gsql.catalogs import load_catalog
     from gsql.context import Context
 
-    context = Context(engine=engine, dialect=dialect, catalog=load_catalog(_catalog_path(ctx)))
+    context = Context(
+        engine=engine,
+        dialect=dialect,
+        catalog=load_catalog(_catalog_path(ctx)),
+        scheduler=scheduler,
+        fallback=fallback,
+    )
     for name, path in tables:
         context.register(name, path)
     return context

@@ -20,7 +20,8 @@ from sqlglot import exp
 
 from gsql.catalogs import Catalog, TableSource, load_catalog, source_from_frame, source_from_path
 from gsql.engine.backend import Backend, NodeTiming, execute_plan
-from gsql.errors import CatalogError, EngineUnavailableError, UnsupportedError
+from gsql.engine.gpu import ENGINE_NAMES, choose_engine
+from gsql.errors import CatalogError, EngineUnavailableError, GsqlError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import bind_query
 from gsql.sql.build import Relation, build_plan
@@ -33,7 +34,8 @@ __all__ = ["ENGINES", "Context", "Result"]
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("auto", "pandas", "dask")
+ENGINES = ENGINE_NAMES
+FALLBACK_POLICIES = ("warn", "error", "off")
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Result:
         names: output column names, in order.
         engine: the engine that ran the query.
         timings: per plan node, where it ran, its time in seconds and its row count.
+        placements: per plan node, (node, engine that ran it, reason when it left the GPU).
         plan_text: the logical plan as `explain()` prints it.
         ordered: whether the query's outermost operation is an ORDER BY.
     """
@@ -56,6 +59,7 @@ class Result:
     timings: list[NodeTiming] = field(default_factory=list)
     ordered: bool = False
     sort_keys: list[int] = field(default_factory=list)
+    placements: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -108,6 +112,9 @@ class Context:
             default scheduler. `gsql.engine.dask.connect()` starts a local cluster.
         partitions: for the dask engine, the number of partitions that each scan produces at
             least; None means 2.
+        fallback: what the cudf engine does with a plan node it cannot run on the GPU: `warn`
+            (the default, also `GSQL_FALLBACK`) runs it on the CPU and logs a warning, `off`
+            runs it on the CPU silently, `error` raises `UnsupportedError` naming every reason.
     """
 
     def __init__(
@@ -118,8 +125,14 @@ class Context:
         *,
         scheduler: Any = None,
         partitions: int | None = None,
+        fallback: str | None = None,
     ) -> None:
-        self.engine = _choose_engine(engine or os.environ.get("GSQL_ENGINE") or "auto")
+        self.engine, self.engine_reason = _choose_engine(engine or os.environ.get("GSQL_ENGINE") or "auto")
+        self.fallback = (fallback or os.environ.get("GSQL_FALLBACK") or "warn").lower()
+        if self.fallback not in FALLBACK_POLICIES:
+            raise GsqlError(
+                f"unknown fallback policy `{fallback}`; choose one of: {', '.join(FALLBACK_POLICIES)}"
+            )
         self.scheduler = scheduler
         self.partitions = partitions
         self.dialect = resolve_dialect(dialect)
@@ -167,10 +180,19 @@ class Context:
         bound = bind_query(expression, self.catalog, name)
         return build_plan(bound)
 
-    def explain(self, text: str, dialect: str | None = None) -> str:
-        """Return the logical plan of `text` as an indented tree."""
-        relation = self.plan(text, dialect)
-        return _explain_text(relation, self.engine)
+    def explain(self, text: str, dialect: str | None = None, placement: bool | None = None) -> str:
+        """Return the logical plan of `text` as an indented tree.
+
+        With `placement` (the default on the cudf engine) the text also lists, for each plan
+        node, whether the cudf engine would run it on the GPU and every reason it could not.
+        This is computed from the plan alone, so it works on a machine without a GPU.
+        """
+        name = resolve_dialect(dialect) if dialect else self.dialect
+        relation = self.plan(text, name)
+        text_plan = _explain_text(relation, self.engine)
+        if placement or (placement is None and self.engine in ("cudf", "dask-cuda")):
+            text_plan += "\n" + _placement_text(relation, name)
+        return text_plan
 
     def sql(self, text: str, dialect: str | None = None) -> Result:
         """Run one SELECT statement and return its `Result`."""
@@ -179,7 +201,9 @@ class Context:
         relation = self.plan(text, name)
         planned = time.perf_counter()
 
-        backend = _backend(self.engine, name, self.scheduler, self.partitions)
+        if self.engine == "cudf" and self.fallback == "error":
+            _check_gpu_placement(relation, name)
+        backend = _backend(self.engine, name, self.scheduler, self.partitions, self.fallback)
         frame, timings = execute_plan(relation.node, backend)
         table = backend.to_arrow(frame, relation.node.columns, relation.shown_names())
         finished = time.perf_counter()
@@ -195,6 +219,7 @@ class Context:
             timings=timings,
             ordered=ordered,
             sort_keys=sort_keys,
+            placements=_placements(backend, timings),
         )
 
 
@@ -210,24 +235,65 @@ def _is_pandas(value: Any) -> bool:
     return type(value).__module__.startswith("pandas")
 
 
-def _choose_engine(engine: str) -> str:
-    name = engine.lower()
-    if name not in ENGINES:
-        raise EngineUnavailableError(f"unknown engine `{engine}`; choose one of: {', '.join(ENGINES)}")
-    if name == "auto":
-        logger.info("engine auto: chose pandas")
-        return "pandas"
-    return name
+def _choose_engine(engine: str) -> tuple[str, str]:
+    name, reason = choose_engine(engine)
+    logger.info("engine %s: %s", name, reason)
+    return name, reason
 
 
-def _backend(engine: str, dialect: str, scheduler: Any = None, partitions: int | None = None) -> Backend:
+def _backend(
+    engine: str, dialect: str, scheduler: Any = None, partitions: int | None = None, fallback: str = "warn"
+) -> Backend:
     if engine == "dask":
         from gsql.engine.dask import DaskBackend, client_for
 
         return DaskBackend(dialect, client=client_for(scheduler), partitions=partitions)
+    if engine == "cudf":
+        from gsql.engine.cudf import CudfBackend
+
+        return CudfBackend(dialect, fallback=fallback)
+    if engine == "dask-cuda":
+        raise UnsupportedError(
+            "the dask-cuda engine is not implemented yet; use `cudf` for one GPU or `dask` "
+            "for a cluster of CPUs"
+        )
     from gsql.engine.pandas_backend import PandasBackend
 
     return PandasBackend(dialect)
+
+
+def _placements(backend: Backend, timings: list[NodeTiming]) -> list[tuple[str, str, str]]:
+    recorded = getattr(backend, "placements", None)
+    if recorded:
+        return [tuple(placement) for placement in recorded]
+    return [(timing.node, timing.engine, "") for timing in timings]
+
+
+def _placement_text(relation: Relation, dialect: str) -> str:
+    from gsql.engine.cudf import explain_placement
+
+    lines = ["GPU placement on the cudf engine:"]
+    for description, engine, reasons in explain_placement(relation.node, dialect):
+        where = "GPU" if engine == "cudf" else "GPU, some expressions on the CPU" if engine == "cudf+arrow" else "CPU"
+        lines.append(f"  {description[:100]}: {where}")
+        lines.extend(f"    - {reason}" for reason in reasons)
+    return "\n".join(lines)
+
+
+def _check_gpu_placement(relation: Relation, dialect: str) -> None:
+    """Raise with every reason at once when the plan has nodes that cannot run on the GPU."""
+    from gsql.engine.cudf import explain_placement
+
+    problems = [
+        f"{description[:80]}: {'; '.join(reasons) or 'runs on the CPU'}"
+        for description, engine, reasons in explain_placement(relation.node, dialect)
+        if engine == "pandas"
+    ]
+    if problems:
+        raise UnsupportedError(
+            "the query has plan nodes that cannot run on the GPU and --fallback is error:\n  "
+            + "\n  ".join(problems)
+        )
 
 
 def _explain_text(relation: Relation, engine: str) -> str:

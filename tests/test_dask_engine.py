@@ -393,9 +393,9 @@ def test_missing_dask_names_the_extra() -> None:
         import pyarrow as pa
         import gsql
         from gsql.errors import EngineUnavailableError
-        context = gsql.Context(engine="dask")
-        context.register("t", pa.table({"a": [1]}))
         try:
+            context = gsql.Context(engine="dask")
+            context.register("t", pa.table({"a": [1]}))
             context.sql("SELECT a FROM t")
         except EngineUnavailableError as error:
             print(error)

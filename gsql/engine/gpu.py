@@ -323,7 +323,8 @@ def _choose_automatically() -> tuple[str, str]:
 
 
 def _check_dask() -> str:
-    missing = _installed("dask", "dask.dataframe", "distributed")
+    # Top-level names only: finding `dask.dataframe` would import dask itself.
+    missing = _installed("dask", "distributed")
     if missing:
         raise EngineUnavailableError(
             f"the dask engine needs {', '.join(f'`{m}`' for m in missing)}, which is not installed; "

@@ -28,7 +28,7 @@ from gsql.engine.cudf import relational
 from gsql.engine.cudf.schemas import device_storage_problem, output_schema, restore, storage_type
 from gsql.engine.cudf.support import node_fallback_reason
 from gsql.engine.pandas_backend import PandasBackend, frame_from_table, table_from_frame
-from gsql.errors import EngineUnavailableError, GsqlError
+from gsql.errors import EngineUnavailableError, UnsupportedError, GsqlError
 from gsql.sql import plan
 
 __all__ = ["CudfBackend", "DeviceFrame", "DeviceUnsupported", "Placement", "STRICT_VARIABLE"]
@@ -83,8 +83,9 @@ class CudfBackend(Backend):
 
     name = "cudf"
 
-    def __init__(self, dialect: str, strict: bool | None = None) -> None:
+    def __init__(self, dialect: str, strict: bool | None = None, fallback: str = "warn") -> None:
         super().__init__(dialect)
+        self.fallback = fallback
         try:
             import cudf
         except Exception as error:  # a broken CUDA install raises RuntimeError or OSError
@@ -212,8 +213,13 @@ class CudfBackend(Backend):
         return self.upload(table_from_frame(frame))
 
     def record(self, node: plan.Node, engine: str, reason: str) -> None:
+        if engine == "pandas" and self.fallback == "error":
+            raise UnsupportedError(
+                f"{type(node).__name__} cannot run on the GPU: {reason}; "
+                "use --fallback warn to run it on the CPU"
+            )
         self.placements.append(Placement(node.describe()[:200], engine, reason))
-        if engine == "pandas":
+        if engine == "pandas" and self.fallback == "warn":
             logger.warning("%s ran on the host: %s", type(node).__name__, reason)
 
 
