@@ -677,6 +677,41 @@ _CONCAT_WS_ALL_NULL = (
     "CONCAT_WS raises ExecutionError (`Length of values (5) does not match length of index "
     "(6)`) when every value of a row is NULL; DuckDB returns ''"
 )
+# Bitwise operators on the rows of `t`; `i` holds NULL and negative values.
+BITWISE_CASES = [
+    "i & 6",
+    "i | 1",
+    "xor(i, 3)",
+    "ABS(i) << 2",
+    "i >> 1",
+    "~i",
+]
+
+
+@pytest.mark.parametrize("expression", BITWISE_CASES)
+def test_bitwise_matches_duckdb(context, duck, expression):
+    check_against_duckdb(context, duck, over("t", expression))
+
+
+def test_shift_overflow_raises(context):
+    with pytest.raises(ExecutionError, match="1 << 63"):
+        context.sql("SELECT 1 << 63")
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        pytest.param("1 << 63", -(2**63), id="wraps-to-min-bigint"),
+        pytest.param("1 << 64", 0, id="shifted-out"),
+        pytest.param("-8 >> 1", -4, id="arithmetic-right-shift"),
+        pytest.param("8 << -1", 4, id="negative-amount-shifts-right"),
+    ],
+)
+def test_sqlite_shift_matches_sqlite(context, lite, expression, expected):
+    assert lite.execute(f"SELECT {expression}").fetchone()[0] == expected
+    assert context.sql(f"SELECT {expression}", dialect="sqlite").rows() == [(expected,)]
+
+
 FUNCTION_BUGS = [
     "CONCAT_WS('-', s, i)",
     "CONCAT_WS('-', s, NULL)",
@@ -938,6 +973,7 @@ def _case_expressions() -> list[tuple[str, str]]:
         DATETIME_CASES,
         FUNCTION_CASES,
         FUNCTION_BUGS,
+        BITWISE_CASES,
     ]
     found = []
     for cases in lists:

@@ -44,6 +44,8 @@ _ARROW_FUNCTIONS = {
 def _is_native(call: plan.AggregateCall) -> bool:
     if call.function in ("count_star",):
         return True
+    if call.function == "total":
+        return not call.distinct
     if call.function == "count":
         return "arguments" not in call.options
     if call.function in ("sum", "avg"):
@@ -51,11 +53,34 @@ def _is_native(call: plan.AggregateCall) -> bool:
     return call.function in _ARROW_FUNCTIONS
 
 
-def aggregate_table(table: pa.Table, node: plan.Aggregate) -> pa.Table:
+def aggregate_table(table: pa.Table, node: plan.Aggregate, dialect: str = "duckdb") -> pa.Table:
     """Group `table` by `node.keys` and compute `node.aggregates`, one output row per group."""
+    if dialect == "sqlite":
+        table = _sqlite_numeric_arguments(table, node)
     if all(_is_native(call) for call in node.aggregates):
         return _aggregate_native(table, node)
     return _aggregate_by_group_id(table, node)
+
+
+_SQLITE_NUMBER_PREFIX = r"^\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+
+
+def _sqlite_numeric_arguments(table: pa.Table, node: plan.Aggregate) -> pa.Table:
+    """Read text arguments of SUM, AVG and TOTAL as numbers, as SQLite does.
+
+    SQLite takes the longest numeric prefix of a text value, and 0 when there is none.
+    """
+    for call in node.aggregates:
+        if call.function not in ("sum", "avg", "total") or call.argument is None:
+            continue
+        column = table.column(call.argument)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        prefix = pc.extract_regex(column, _SQLITE_NUMBER_PREFIX)
+        numbers = pc.cast(pc.struct_field(prefix, [0]), pa.float64())
+        numbers = pc.if_else(pc.is_valid(column), pc.fill_null(numbers, 0.0), pa.scalar(None, pa.float64()))
+        table = table.set_column(table.schema.get_field_index(call.argument), call.argument, numbers)
+    return table
 
 
 def _aggregate_native(table: pa.Table, node: plan.Aggregate) -> pa.Table:
@@ -97,6 +122,9 @@ def _native_request(call: plan.AggregateCall, column: str) -> tuple[tuple[Any, .
     if call.function == "count":
         function = "count_distinct" if call.distinct else "count"
         return (column, function, pc.CountOptions("only_valid")), f"{column}_{function}"
+    if call.function == "total":
+        options = pc.ScalarAggregateOptions(skip_nulls=True, min_count=0)
+        return (column, "sum", options), f"{column}_sum"
     function = _ARROW_FUNCTIONS[call.function]
     if function in ("stddev", "variance"):
         ddof = 1 if call.function.endswith("samp") else 0
@@ -123,6 +151,8 @@ def _native_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.Chu
         if pa.types.is_floating(value_type):
             return array
         raise ExecutionError(f"SUM needs a numeric argument, not `{value_type}`")
+    if function == "total":
+        return cast_value(array, pa.float64())
     if function in ("avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         if pa.types.is_floating(value_type):
             return array.cast(pa.float64(), safe=False)
@@ -162,6 +192,8 @@ def _decimal_sums_back(grouped: pa.Table, work: pa.Table) -> pa.Table:
 def _native_result(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
     if call.function in ("count", "count_star"):
         return array.cast(pa.int64())
+    if call.function == "total":
+        return pc.fill_null(array, 0.0)
     return array
 
 
@@ -293,8 +325,9 @@ def _special(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size:
         return _string_agg(call, table, group, size)
     if call.function == "count":
         return _count_distinct_rows(call.options["arguments"], table, group, size)
-    if call.function in ("sum", "avg") and call.distinct:
-        return _distinct_sum(call, table, group, size)
+    if call.function in ("sum", "avg", "total") and call.distinct:
+        result = _distinct_sum(call, table, group, size)
+        return pc.fill_null(result, 0.0) if call.function == "total" else result
     raise UnsupportedError(f"aggregate `{call.sql()}` is not supported on this engine")
 
 

@@ -1122,7 +1122,62 @@ def _interval(evaluator: Evaluator, expression: exp.Interval) -> Value:
     return pa.scalar(pa.MonthDayNano([months, days, nanoseconds]), pa.month_day_nano_interval())
 
 
+def _bitwise(function: str) -> Kernel:
+    def kernel(evaluator: Evaluator, expression: exp.Binary) -> Value:
+        left, right = _binary_operands(evaluator, expression)
+        if _is_null_type(left) or _is_null_type(right):
+            return pa.scalar(None, pa.int64())
+        if not (pa.types.is_integer(left.type) and pa.types.is_integer(right.type)):
+            raise ExecutionError(f"`{expression.sql()}` needs integer operands")
+        left, right = cast_value(left, pa.int64()), cast_value(right, pa.int64())
+        name = function
+        if function.startswith("shift"):
+            if evaluator.dialect == "sqlite":
+                return _sqlite_shift(evaluator, function, left, right)
+            name = function + "_checked"
+        try:
+            return getattr(pc, name)(left, right)
+        except pa.ArrowInvalid as error:
+            raise ExecutionError(f"`{expression.sql()}` failed: {error}") from None
+
+    return kernel
+
+
+def _sqlite_shift(evaluator: Evaluator, function: str, left: Value, right: Value) -> Value:
+    """Shift as SQLite does: on 64-bit two's complement, a negative amount shifts the other way."""
+
+    def shift(value: int | None, amount: int | None) -> int | None:
+        if value is None or amount is None:
+            return None
+        if function == "shift_right":
+            amount = -amount
+        if amount >= 64:
+            return 0
+        if amount <= -64:
+            return -1 if value < 0 else 0
+        result = value << amount if amount >= 0 else value >> -amount
+        return (result + 2**63) % 2**64 - 2**63
+
+    if isinstance(left, pa.Scalar) and isinstance(right, pa.Scalar):
+        return pa.scalar(shift(left.as_py(), right.as_py()), pa.int64())
+    pairs = zip(evaluator.array(left).to_pylist(), evaluator.array(right).to_pylist())
+    return pa.chunked_array([pa.array([shift(a, b) for a, b in pairs], pa.int64())])
+
+
+def _bitwise_not(evaluator: Evaluator, expression: exp.BitwiseNot) -> Value:
+    value = evaluator.evaluate(expression.this)
+    if _is_null_type(value):
+        return pa.scalar(None, pa.int64())
+    return pc.bit_wise_not(cast_value(value, pa.int64()))
+
+
 KERNELS: dict[type[exp.Expression], Kernel] = {
+    exp.BitwiseAnd: _bitwise("bit_wise_and"),
+    exp.BitwiseOr: _bitwise("bit_wise_or"),
+    exp.BitwiseXor: _bitwise("bit_wise_xor"),
+    exp.BitwiseLeftShift: _bitwise("shift_left"),
+    exp.BitwiseRightShift: _bitwise("shift_right"),
+    exp.BitwiseNot: _bitwise_not,
     exp.Literal: _literal,
     exp.Null: _null,
     exp.Boolean: _boolean,

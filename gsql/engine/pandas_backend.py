@@ -131,7 +131,7 @@ def _project(backend: PandasBackend, node: plan.Project, inputs: list[pd.DataFra
 
 
 def _aggregate(backend: PandasBackend, node: plan.Aggregate, inputs: list[pd.DataFrame]) -> pd.DataFrame:
-    return frame_from_table(aggregate_table(table_from_frame(inputs[0]), node))
+    return frame_from_table(aggregate_table(table_from_frame(inputs[0]), node, backend.dialect))
 
 
 def _join(backend: PandasBackend, node: plan.Join, inputs: list[pd.DataFrame]) -> pd.DataFrame:

@@ -44,10 +44,16 @@ _DISTINCT_FUNCTIONS = frozenset({"count", "sum", "avg", "min", "max", "string_ag
 PreColumn = Callable[[exp.Expression], str]
 
 
+# Aggregates that sqlglot parses as anonymous functions.
+_ANONYMOUS_AGGREGATES = frozenset({"total"})
+
+
 def is_aggregate_call(node: exp.Expression) -> bool:
     """Whether `node` is one aggregate call, including its FILTER, WITHIN GROUP or IGNORE NULLS."""
     if isinstance(node, exp.Grouping):
         return False
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower() in _ANONYMOUS_AGGREGATES and not isinstance(node.parent, exp.Filter)
     if isinstance(node, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
         return isinstance(node.this, exp.AggFunc) or is_aggregate_call(node.this)
     return isinstance(node, exp.AggFunc) and not isinstance(
@@ -73,6 +79,17 @@ def plan_aggregate_call(expression: exp.Expression, pre_column: PreColumn) -> pl
         else:
             break
 
+    if isinstance(expression, exp.Anonymous) and expression.name.lower() == "total":
+        # SQLite's TOTAL is SUM as a DOUBLE that gives 0.0 over no values.
+        if len(expression.expressions) != 1:
+            raise BindError("TOTAL takes one argument")
+        argument = expression.expressions[0]
+        distinct = isinstance(argument, exp.Distinct)
+        if distinct:
+            argument = argument.expressions[0]
+        if condition is not None:
+            argument = exp.Case(ifs=[exp.If(this=condition.copy(), true=argument.copy())])
+        return plan.AggregateCall("total", pre_column(argument), distinct=distinct)
     function = AGGREGATE_FUNCTIONS.get(type(expression))
     if function is None:
         raise UnsupportedError(f"aggregate function `{expression.sql_name()}` is not supported")

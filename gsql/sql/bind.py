@@ -50,6 +50,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     """
     cte_names = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     sources: dict[str, TableSource] = {}
+    _expand_in_table(expression)
 
     for table in list(expression.find_all(exp.Table)):
         _bind_table(table, catalog, cte_names, sources)
@@ -74,6 +75,16 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
     return BoundQuery(qualified, dialect, sources, column_names)
+
+
+def _expand_in_table(expression: exp.Expression) -> None:
+    """Rewrite SQLite's `x IN t1` into `x IN (SELECT * FROM t1)`."""
+    for node in list(expression.find_all(exp.In)):
+        field = node.args.get("field")
+        if isinstance(field, exp.Column) and not field.table:
+            subquery = exp.select("*").from_(exp.to_table(field.name))
+            node.set("field", None)
+            node.set("query", exp.Subquery(this=subquery))
 
 
 def _alias_subquery_outputs(expression: exp.Expression) -> None:

@@ -448,6 +448,15 @@ class _PlanBuilder:
             call_columns.append(name)
             replacements.append((call_expression, name))
 
+        if self.dialect == "sqlite":
+            # SQLite lets a column outside GROUP BY and outside aggregates take its value from
+            # an arbitrary row of the group; gsql takes one with ANY_VALUE.
+            for column in _bare_columns(select, replacements):
+                call = plan.AggregateCall("any_value", pre_column(column))
+                name = self.fresh("a")
+                calls.append(call)
+                call_columns.append(name)
+                replacements.append((column, name))
         pre = plan.Project(pre_columns, input=node, expressions=pre_expressions)
         if expanded is None:
             for grouping in _grouping_calls(select):
@@ -878,6 +887,28 @@ def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:
         roots.append(select.args["qualify"])
     for root in roots:
         _collect_aggregates(root, found)
+    return found
+
+
+def _bare_columns(select: exp.Select, replacements: list[tuple[exp.Expression, str]]) -> list[exp.Column]:
+    """Return the columns read outside GROUP BY keys, aggregates, windows and subqueries."""
+    roots = list(select.expressions)
+    for clause in ("having", "order"):
+        if select.args.get(clause) is not None:
+            roots.append(select.args[clause])
+    found: list[exp.Column] = []
+
+    def stop(node: exp.Expression) -> bool:
+        if any(node == expression for expression, _ in replacements):
+            return True
+        return is_aggregate_call(node) or isinstance(node, (exp.Window, exp.Subquery, exp.Select, exp.Exists))
+
+    for root in roots:
+        for node in root.walk(prune=stop):
+            if stop(node):
+                continue
+            if isinstance(node, exp.Column) and node.table and not any(node == seen for seen in found):
+                found.append(node)
     return found
 
 

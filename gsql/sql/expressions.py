@@ -117,6 +117,12 @@ SCALAR_EXPRESSIONS: frozenset[type[exp.Expression]] = frozenset(
         exp.DateFromParts,
         exp.TimeToUnix,
         exp.UnixToTime,
+        exp.BitwiseAnd,
+        exp.BitwiseOr,
+        exp.BitwiseXor,
+        exp.BitwiseLeftShift,
+        exp.BitwiseRightShift,
+        exp.BitwiseNot,
     }
 )
 

@@ -371,7 +371,10 @@ def format_sqlite_value(value: Any, letter: str) -> str:
     if letter == "I":
         text = str(_sqlite_integer(value))
     elif letter == "R":
-        text = f"{_sqlite_real(value):.3f}"
+        # SQLite's printf keeps 16 significant digits of a double, so -2**64 shows as
+        # -18446744073709550000.000, not as the exact binary value.
+        real = _sqlite_real(value)
+        text = f"{decimal.Decimal(f'{real:.16g}'):.3f}" if math.isfinite(real) else f"{real:.3f}"
     else:
         text = _sqlite_text(value)
     if text == "":
