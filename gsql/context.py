@@ -21,7 +21,7 @@ from sqlglot import exp
 from gsql.catalogs import Catalog, TableSource, load_catalog, source_from_frame, source_from_path
 from gsql.engine.backend import Backend, NodeTiming, execute_plan
 from gsql.engine.gpu import ENGINE_NAMES, choose_engine
-from gsql.errors import CatalogError, EngineUnavailableError, GsqlError, UnsupportedError
+from gsql.errors import CatalogError, GsqlError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import bind_query
 from gsql.sql.build import Relation, build_plan
@@ -269,12 +269,15 @@ def _placements(backend: Backend, timings: list[NodeTiming]) -> list[tuple[str, 
     return [(timing.node, timing.engine, "") for timing in timings]
 
 
+_PLACE_NAMES = {"cudf": "GPU", "cudf+arrow": "GPU, some expressions on the CPU"}
+
+
 def _placement_text(relation: Relation, dialect: str) -> str:
     from gsql.engine.cudf import explain_placement
 
     lines = ["GPU placement on the cudf engine:"]
     for description, engine, reasons in explain_placement(relation.node, dialect):
-        where = "GPU" if engine == "cudf" else "GPU, some expressions on the CPU" if engine == "cudf+arrow" else "CPU"
+        where = _PLACE_NAMES.get(engine, "CPU")
         lines.append(f"  {description[:100]}: {where}")
         lines.extend(f"    - {reason}" for reason in reasons)
     return "\n".join(lines)

@@ -403,3 +403,21 @@ def test_missing_dask_names_the_extra() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "pip install 'gsql[dask]'" in completed.stdout
+
+
+def test_every_plan_node_has_dask_handler() -> None:
+    import inspect
+
+    from gsql.engine.dask import DaskBackend
+    from gsql.engine.pandas_backend import PandasBackend
+    from gsql.sql import plan
+
+    node_classes = [
+        member
+        for _, member in inspect.getmembers(plan, inspect.isclass)
+        if issubclass(member, plan.Node) and member is not plan.Node
+    ]
+    missing = sorted(kind.__name__ for kind in node_classes if kind not in DaskBackend.handlers)
+    assert missing == []
+    # Expressions run through the pandas engine's kernels inside each partition.
+    assert set(PandasBackend.handlers) <= set(DaskBackend.handlers)

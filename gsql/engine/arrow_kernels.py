@@ -668,13 +668,18 @@ def _in(evaluator: Evaluator, expression: exp.In) -> Value:
 
 def _in_scalars(value: Value, items: list[pa.Scalar]) -> Value:
     if not items:
-        # An empty list (SQLite allows `x IN ()`) contains nothing, so the answer is FALSE
+        # An empty list (SQLite allows `x IN ()`) contains nothing, so the result is FALSE
         # even for a NULL probe.
-        return pa.scalar(False) if isinstance(value, pa.Scalar) else pa.chunked_array([pa.repeat(pa.scalar(False), len(value))])
+        if isinstance(value, pa.Scalar):
+            return pa.scalar(False)
+        return pa.chunked_array([pa.repeat(pa.scalar(False), len(value))])
     has_null = any(not item.is_valid for item in items)
     present = [item for item in items if item.is_valid]
     if not present:
-        return pc.if_else(pc.is_valid(value), pa.scalar(None, pa.bool_()) if has_null else pa.scalar(False), pa.scalar(None, pa.bool_())) if not isinstance(value, pa.Scalar) else pa.scalar(None if (has_null or not value.is_valid) else False, pa.bool_())
+        # Only NULLs in the list: the result is NULL for every probe.
+        if isinstance(value, pa.Scalar):
+            return pa.scalar(None, pa.bool_())
+        return pa.chunked_array([pa.nulls(len(value), pa.bool_())])
     target = common_type([value.type] + [item.type for item in present])
     value = cast_value(value, target)
     options = pa.array([cast_value(item, target).as_py() for item in present], type=target)
@@ -912,10 +917,17 @@ def _trim(evaluator: Evaluator, expression: exp.Trim) -> Value:
     return function(value)
 
 
+def _or_empty(value: Value, empty: pa.Scalar) -> Value:
+    if isinstance(value, pa.Scalar):
+        return value if value.is_valid else empty
+    return pc.coalesce(value, empty)
+
+
 def _concat(evaluator: Evaluator, expression: exp.Expression, parts: list[exp.Expression], skip_nulls: bool) -> Value:
     values = [_string_operand(evaluator, part) for part in parts]
     if skip_nulls:
-        values = [pc.coalesce(value, pa.scalar("", pa.large_string())) if not isinstance(value, pa.Scalar) else (value if value.is_valid else pa.scalar("", pa.large_string())) for value in values]
+        empty = pa.scalar("", pa.large_string())
+        values = [_or_empty(value, empty) for value in values]
     if all(isinstance(value, pa.Scalar) for value in values):
         if any(not value.is_valid for value in values):
             return pa.scalar(None, pa.large_string())

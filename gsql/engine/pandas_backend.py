@@ -10,8 +10,6 @@ SQL's set operations require.
 
 from __future__ import annotations
 
-import decimal
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +22,7 @@ from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
 from gsql.engine.sorting import sort_indices
 from gsql.engine.window import compute_window
-from gsql.errors import ExecutionError, UnsupportedError
+from gsql.errors import ExecutionError
 from gsql.sql import plan
 from gsql.types import normalize_arrow_type
 
@@ -59,8 +57,6 @@ def _evaluator(frame: pd.DataFrame, dialect: str) -> Evaluator:
 
 def _series(value: Value, evaluator: Evaluator, index: pd.Index) -> pd.Series:
     array = evaluator.array(value)
-    if pa.types.is_null(array.type):
-        array = array.cast(pa.int32()) if False else array
     normalized = normalize_arrow_type(array.type)
     if normalized != array.type:
         array = array.cast(normalized)
@@ -462,14 +458,11 @@ class PandasBackend(Backend):
     }
 
     def to_arrow(self, frame: pd.DataFrame, columns: list[str], names: list[str]) -> pa.Table:
-        table = table_from_frame(frame[columns]) if columns else pa.table({})
         if not columns:
-            return pa.Table.from_batches([], schema=pa.schema([])) if len(frame) == 0 else pa.table({}).take([]) if False else _empty_width_table(len(frame))
-        return table.rename_columns(names)
+            return _empty_width_table(len(frame))
+        return table_from_frame(frame[columns]).rename_columns(names)
 
 
 def _empty_width_table(rows: int) -> pa.Table:
     return pa.table({"__rows": pa.nulls(rows)}).drop_columns(["__rows"])
 
-
-_ = decimal  # decimal scalars reach this module through Arrow values

@@ -51,9 +51,10 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     cte_names = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     sources: dict[str, TableSource] = {}
     _expand_in_table(expression)
+    _flatten_parenthesized_joins(expression)
 
     for table in list(expression.find_all(exp.Table)):
-        _bind_table(table, catalog, cte_names, sources)
+        _bind_table(table, catalog, cte_names, sources, dialect)
 
     column_names: dict[str, dict[str, str]] = {}
     mapping: dict[str, dict[str, str]] = {}
@@ -75,6 +76,49 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
     return BoundQuery(qualified, dialect, sources, column_names)
+
+
+def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
+    """Turn `FROM (a JOIN b ON ...)` into `FROM a JOIN b ON ...` where that keeps the meaning.
+
+    A parenthesized join first in FROM always flattens, because joins associate to the left.
+    One later in the chain flattens when it and the join around it are inner or cross joins.
+    """
+    for select in list(expression.find_all(exp.Select)):
+        from_ = select.args.get("from_")
+        joins = list(select.args.get("joins") or [])
+        if from_ is not None and _is_parenthesized_join(from_.this):
+            table = from_.this.this
+            inner_joins = list(table.args.get("joins") or [])
+            table.set("joins", None)
+            from_.set("this", table)
+            joins = inner_joins + joins
+        flattened: list[exp.Join] = []
+        for join in joins:
+            if not _is_parenthesized_join(join.this):
+                flattened.append(join)
+                continue
+            table = join.this.this
+            inner_joins = list(table.args.get("joins") or [])
+            kinds = [join, *inner_joins]
+            if any((j.side or "") or (j.kind or "").upper() not in ("", "INNER", "CROSS") for j in kinds):
+                raise UnsupportedError(
+                    f"a parenthesized join inside an outer join is not supported: `{join.sql()[:80]}`"
+                )
+            table.set("joins", None)
+            flattened.append(exp.Join(this=table, on=join.args.get("on")))
+            flattened.extend(inner_joins)
+        if joins or select.args.get("joins"):
+            select.set("joins", flattened)
+
+
+def _is_parenthesized_join(node: exp.Expression) -> bool:
+    return (
+        isinstance(node, exp.Subquery)
+        and not node.alias
+        and isinstance(node.this, exp.Table)
+        and bool(node.this.args.get("joins"))
+    )
 
 
 def _expand_in_table(expression: exp.Expression) -> None:
@@ -123,7 +167,11 @@ def _schema_for(source: TableSource, dialect: str) -> tuple[dict[str, str], dict
 
 
 def _bind_table(
-    table: exp.Table, catalog: Catalog, cte_names: set[str], sources: dict[str, TableSource]
+    table: exp.Table,
+    catalog: Catalog,
+    cte_names: set[str],
+    sources: dict[str, TableSource],
+    dialect: str,
 ) -> None:
     """Check one table reference, registering files and table functions as local tables."""
     target = table.this
@@ -143,7 +191,10 @@ def _bind_table(
     if name.lower() in cte_names:
         return
     if name in catalog:
-        sources[name] = catalog.get(name)
+        # Key the source by the name the qualifier will leave in the query: unquoted names
+        # are folded to the dialect's case, so `FROM another_T` becomes `another_t`.
+        key = normalize_name(target.copy(), dialect=dialect, is_table=True, normalize=True).name
+        sources[key] = catalog.get(name)
         return
     if target.quoted and (_FILE_SUFFIX.search(name) or "/" in name or "*" in name):
         source = source_from_path(f"__file_{len(sources)}", name)
@@ -174,7 +225,9 @@ def _source_from_function(function: exp.Expression, index: int) -> TableSource:
 
 def _literal_value(expression: exp.Expression) -> Any:
     if isinstance(expression, exp.Literal):
-        return expression.this if expression.is_string else float(expression.this) if "." in expression.this else int(expression.this)
+        if expression.is_string:
+            return expression.this
+        return float(expression.this) if "." in expression.this else int(expression.this)
     if isinstance(expression, exp.Boolean):
         return expression.this
     if isinstance(expression, exp.Array):

@@ -184,7 +184,9 @@ class _PlanBuilder:
         for _, join in items[1:]:
             _check_join(join)
 
-        outer = any(_join_kind(join) in ("left", "right", "full") for _, join in items[1:])
+        outer = any(
+            _join_kind(join) in ("left", "right", "full", "semi", "anti") for _, join in items[1:]
+        )
         if outer:
             return self._ordered_joins(items, conjuncts, scope)
         return self._inner_joins(items, conjuncts, scope)
@@ -295,7 +297,7 @@ class _PlanBuilder:
         seen: set[str] = set(items[0][0].aliases)
         for item, join in items[1:]:
             kind = _join_kind(join)
-            if kind in ("left", "full"):
+            if kind in ("left", "full", "semi", "anti"):
                 null_supplied |= item.aliases
             if kind in ("right", "full"):
                 null_supplied |= seen
@@ -335,10 +337,11 @@ class _PlanBuilder:
         for conjunct in condition:
             aliases = free_aliases(conjunct)
             if aliases and _filterable(conjunct):
-                if aliases <= right.aliases and kind in ("inner", "left"):
+                if aliases <= right.aliases and kind in ("inner", "left", "semi", "anti"):
                     right.relation = self._filter(right.relation, conjunct, scope)
                     continue
-                if aliases <= left.aliases and kind in ("inner", "right"):
+                # An ANTI join keeps left rows that fail such a condition, so it stays.
+                if aliases <= left.aliases and kind in ("inner", "right", "semi"):
                     left.relation = self._filter(left.relation, conjunct, scope)
                     continue
             kept.append(conjunct)
@@ -370,6 +373,8 @@ class _PlanBuilder:
         residual_expression = None
         if residual:
             residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual, copy=False))
+        if kind in ("semi", "anti"):
+            return self._semi_join(left, left_node, right_node, kind, left_keys, right_keys, residual_expression)
         node: plan.Node = plan.Join(
             left_node.columns + right_node.columns,
             left=left_node,
@@ -383,6 +388,33 @@ class _PlanBuilder:
             keep = left.relation.columns + right.relation.columns
             node = plan.Project(keep, input=node, expressions=[_ref(c) for c in keep])
         return _FromItem(node, left.aliases | right.aliases)
+
+    def _semi_join(
+        self,
+        left: _FromItem,
+        left_node: plan.Node,
+        right_node: plan.Node,
+        kind: str,
+        left_keys: list[str],
+        right_keys: list[str],
+        residual: exp.Expression | None,
+    ) -> _FromItem:
+        """Keep the left rows that have (SEMI) or lack (ANTI) a matching right row."""
+        mark = self.fresh("m")
+        node: plan.Node = plan.MarkJoin(
+            left_node.columns + [mark],
+            left=left_node,
+            right=right_node,
+            left_keys=left_keys,
+            right_keys=right_keys,
+            residual=residual,
+            mark=mark,
+        )
+        keep = _ref(mark) if kind == "semi" else exp.Not(this=_ref(mark))
+        node = plan.Filter(node.columns, input=node, predicate=keep)
+        columns = left.relation.columns
+        node = plan.Project(columns, input=node, expressions=[_ref(c) for c in columns])
+        return _FromItem(node, left.aliases)
 
     def _key_column(
         self, expression: exp.Expression, scope: Scope, extra: list[tuple[str, exp.Expression]]
@@ -850,6 +882,8 @@ def _join_kind(join: exp.Join | None) -> str:
         return "inner"
     side = (join.side or "").lower()
     kind = (join.kind or "").lower()
+    if kind in ("semi", "anti"):
+        return kind
     if side in ("left", "right", "full"):
         return side
     if kind == "cross":
@@ -858,7 +892,7 @@ def _join_kind(join: exp.Join | None) -> str:
 
 
 _JOIN_ARGS = frozenset({"this", "on", "using", "side", "kind"})
-_JOIN_KINDS = frozenset({"", "INNER", "OUTER", "CROSS"})
+_JOIN_KINDS = frozenset({"", "INNER", "OUTER", "CROSS", "SEMI", "ANTI"})
 
 
 def _check_join(join: exp.Join) -> None:

@@ -67,3 +67,5 @@ SELECT faa, alt, COUNT(*) OVER (ORDER BY alt RANGE BETWEEN 100 PRECEDING AND 100
 SELECT a.carrier, (SELECT COUNT(*) FROM airlines b WHERE b.name < a.name) AS rank_by_name FROM airlines a ORDER BY a.carrier;
 SELECT faa, (SELECT MAX(p.seats + a.alt) FROM planes p WHERE p.year = 2004) AS m FROM airports a WHERE a.tz = -10 ORDER BY faa;
 SELECT origin, COUNT(*) AS n FROM flights WHERE dep_delay > ALL (SELECT dep_delay FROM flights WHERE carrier = 'HA' AND dep_delay IS NOT NULL) GROUP BY origin ORDER BY origin;
+SELECT carrier, name FROM airlines SEMI JOIN flights ON airlines.carrier = flights.carrier AND flights.dest = 'HNL' ORDER BY carrier;
+SELECT faa FROM airports ANTI JOIN flights ON airports.faa = flights.dest WHERE airports.tz = -5 AND airports.alt > 1500 ORDER BY faa;
