@@ -139,7 +139,7 @@ def _evaluate(call: plan.WindowCall, layout: _Layout, columns: list[pa.ChunkedAr
     values = columns[0] if columns else None
     if name in ("first_value", "last_value", "nth_value"):
         return _frame_value(name, call, values, start, end)
-    return _frame_aggregate(name, values, start, end)
+    return _frame_aggregate(name, values, start, end, call.options)
 
 
 def _ntile(layout: _Layout, buckets: int) -> np.ndarray:
@@ -267,7 +267,9 @@ def _frame_value(name: str, call: plan.WindowCall, values: pa.ChunkedArray, star
     return pc.if_else(pa.array(ok), taken, pa.nulls(len(array), array.type))
 
 
-def _frame_aggregate(name: str, values: pa.ChunkedArray | None, start: np.ndarray, end: np.ndarray) -> pa.Array:
+def _frame_aggregate(
+    name: str, values: pa.ChunkedArray | None, start: np.ndarray, end: np.ndarray, options: dict[str, Any]
+) -> pa.Array:
     if name == "count_star":
         return pa.array(end - start, pa.int64())
     array = values.combine_chunks()
@@ -281,7 +283,55 @@ def _frame_aggregate(name: str, values: pa.ChunkedArray | None, start: np.ndarra
         return _frame_sum(name, array, valid, start, end, count, empty)
     if name in ("min", "max"):
         return _frame_extreme(name, array, valid, start, end, empty)
-    raise UnsupportedError(f"window aggregate `{name}` is not supported")
+    return _frame_generic(name, array, start, end, empty, options)
+
+
+def _frame_generic(name, array: pa.Array, start, end, empty, options: dict[str, Any]) -> pa.Array:
+    """Compute one aggregate per distinct frame with Arrow's scalar aggregates.
+
+    This costs one call per distinct frame, so it suits frames over whole partitions best.
+    """
+    compute = _GENERIC_AGGREGATES.get(name)
+    if compute is None:
+        raise UnsupportedError(f"window aggregate `{name}` is not supported")
+    results: list[Any] = []
+    cache: dict[tuple[int, int], Any] = {}
+    for first, stop, is_empty in zip(start.tolist(), end.tolist(), empty.tolist()):
+        if is_empty:
+            results.append(None)
+            continue
+        key = (first, stop)
+        if key not in cache:
+            cache[key] = compute(array.slice(first, stop - first), options)
+        results.append(cache[key])
+    result_type = pa.large_string() if name == "string_agg" else pa.bool_() if name.startswith("bool") else pa.float64()
+    return pa.array(results, result_type)
+
+
+def _median(values: pa.Array, options: dict[str, Any]) -> float | None:
+    numbers = np.sort(pc.drop_null(values).cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False))
+    if len(numbers) == 0:
+        return None
+    middle = len(numbers) // 2
+    return float(numbers[middle]) if len(numbers) % 2 else float((numbers[middle - 1] + numbers[middle]) / 2)
+
+
+def _as_float(values: pa.Array) -> pa.Array:
+    return values.cast(pa.float64(), safe=False)
+
+
+_GENERIC_AGGREGATES = {
+    "stddev_samp": lambda v, o: pc.stddev(_as_float(v), ddof=1, min_count=1).as_py(),
+    "stddev_pop": lambda v, o: pc.stddev(_as_float(v), ddof=0, min_count=1).as_py(),
+    "var_samp": lambda v, o: pc.variance(_as_float(v), ddof=1, min_count=1).as_py(),
+    "var_pop": lambda v, o: pc.variance(_as_float(v), ddof=0, min_count=1).as_py(),
+    "median": _median,
+    "bool_and": lambda v, o: pc.all(v, min_count=1).as_py(),
+    "bool_or": lambda v, o: pc.any(v, min_count=1).as_py(),
+    "string_agg": lambda v, o: o.get("separator", ",").join(
+        str(item) for item in v.to_pylist() if item is not None
+    ) or None,
+}
 
 
 def _prefix(values: np.ndarray) -> np.ndarray:

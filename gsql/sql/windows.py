@@ -35,7 +35,22 @@ _RANKING = {
 }
 _OFFSET = {exp.Lag: "lag", exp.Lead: "lead"}
 _VALUE = {exp.FirstValue: "first_value", exp.LastValue: "last_value", exp.NthValue: "nth_value"}
-_AGGREGATE = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max"}
+_AGGREGATE = {
+    exp.Count: "count",
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Min: "min",
+    exp.Max: "max",
+    exp.Stddev: "stddev_samp",
+    exp.StddevSamp: "stddev_samp",
+    exp.StddevPop: "stddev_pop",
+    exp.Variance: "var_samp",
+    exp.VariancePop: "var_pop",
+    exp.Median: "median",
+    exp.LogicalAnd: "bool_and",
+    exp.LogicalOr: "bool_or",
+    exp.GroupConcat: "string_agg",
+}
 
 
 def collect_windows(select: exp.Select) -> list[exp.Window]:
@@ -193,6 +208,13 @@ def _function(function: exp.Expression, column_for, options: dict[str, Any]) -> 
             raise UnsupportedError(f"DISTINCT in the window aggregate `{function.sql()}` is not supported")
         if kind is exp.Count and (argument is None or isinstance(argument, exp.Star)):
             return "count_star", []
+        if kind is exp.GroupConcat:
+            if isinstance(argument, exp.Order):
+                raise UnsupportedError(f"ORDER BY inside the window aggregate `{function.sql()[:60]}` is not supported")
+            separator = function.args.get("separator")
+            if separator is not None and not (isinstance(separator, exp.Literal) and separator.is_string):
+                raise UnsupportedError("the STRING_AGG separator must be a string literal")
+            options["separator"] = separator.this if separator is not None else ","
         return _AGGREGATE[kind], [column_for(argument)]
     raise UnsupportedError(f"window function `{function.sql()[:60]}` is not supported")
 

@@ -69,3 +69,4 @@ SELECT faa, (SELECT MAX(p.seats + a.alt) FROM planes p WHERE p.year = 2004) AS m
 SELECT origin, COUNT(*) AS n FROM flights WHERE dep_delay > ALL (SELECT dep_delay FROM flights WHERE carrier = 'HA' AND dep_delay IS NOT NULL) GROUP BY origin ORDER BY origin;
 SELECT carrier, name FROM airlines SEMI JOIN flights ON airlines.carrier = flights.carrier AND flights.dest = 'HNL' ORDER BY carrier;
 SELECT faa FROM airports ANTI JOIN flights ON airports.faa = flights.dest WHERE airports.tz = -5 AND airports.alt > 1500 ORDER BY faa;
+SELECT carrier, month, ROUND(STDDEV_SAMP(AVG(dep_delay)) OVER (PARTITION BY carrier), 6) AS spread, BOOL_OR(AVG(dep_delay) > 20) OVER (PARTITION BY carrier) AS bad_month, MEDIAN(AVG(arr_delay)) OVER (PARTITION BY carrier) AS typical FROM flights WHERE carrier IN ('UA', 'AA', 'B6') GROUP BY carrier, month ORDER BY carrier, month;
