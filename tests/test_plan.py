@@ -259,9 +259,9 @@ UNSUPPORTED_CASES = [
         id="window-distinct",
     ),
     pytest.param(
-        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r",
-        "WITH RECURSIVE",
-        id="with-recursive",
+        "WITH RECURSIVE r(n) AS (SELECT 1 INTERSECT SELECT n + 1 FROM r) SELECT n FROM r",
+        "must be `base UNION",
+        id="recursive-cte-without-union",
     ),
     pytest.param(
         "SELECT * FROM a, LATERAL (SELECT w FROM b WHERE b.id = a.id) AS l", "LATERAL", id="lateral"

@@ -377,6 +377,44 @@ def _window(backend: PandasBackend, node: plan.Window, inputs: list[pd.DataFrame
     return result
 
 
+# A recursive CTE that is still adding rows after this many runs of its recursive term is
+# taken to be unbounded rather than left to exhaust memory.
+MAX_RECURSION = 10_000
+
+
+def _working_table(backend: PandasBackend, node: plan.WorkingTable, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = getattr(backend, "working_tables", {})
+    if id(node) not in frames:
+        raise ExecutionError("a recursive CTE's working table was read outside its recursion")
+    return frames[id(node)]
+
+
+def _recursive(backend: PandasBackend, node: plan.Recursive, inputs: list[pd.DataFrame]) -> pd.DataFrame:
+    from gsql.engine.backend import execute_plan
+
+    union = plan.SetOperation(node.columns, kind="union", all=True)
+    result = inputs[0].set_axis(node.columns, axis=1)
+    if not node.all:
+        result = result.drop_duplicates(ignore_index=True)
+    working = result
+    backend.working_tables = getattr(backend, "working_tables", {})
+    for _ in range(MAX_RECURSION):
+        if len(working) == 0:
+            return result.reset_index(drop=True)
+        backend.working_tables[id(node.working)] = working.set_axis(node.working.columns, axis=1)
+        step, _timings = execute_plan(node.step, backend)
+        step = step[node.step.columns].set_axis(node.columns, axis=1)
+        result, step = _align_set_inputs(union, result, step)
+        if not node.all:
+            step = _set_operation(backend, plan.SetOperation(node.columns, kind="except"), [step, result])
+        result = pd.concat([result, step], ignore_index=True)
+        working = step
+    raise ExecutionError(
+        f"a recursive CTE was still adding rows after {MAX_RECURSION} iterations; "
+        "check that its recursive term ends"
+    )
+
+
 def _limit(backend: PandasBackend, node: plan.Limit, inputs: list[pd.DataFrame]) -> pd.DataFrame:
     frame = inputs[0]
     stop = None if node.limit is None else node.offset + node.limit
@@ -455,6 +493,8 @@ class PandasBackend(Backend):
         plan.MarkJoin: _mark_join,
         plan.SingleRow: _single_row,
         plan.Window: _window,
+        plan.WorkingTable: _working_table,
+        plan.Recursive: _recursive,
     }
 
     def to_arrow(self, frame: pd.DataFrame, columns: list[str], names: list[str]) -> pa.Table:

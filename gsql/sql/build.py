@@ -110,12 +110,48 @@ class _PlanBuilder:
         with_ = expression.args.get("with_")
         if not with_:
             return ctes
-        if with_.args.get("recursive"):
-            raise UnsupportedError("WITH RECURSIVE is not supported")
+        for option in ("search", "cycle"):
+            if with_.args.get(option):
+                raise UnsupportedError(f"WITH RECURSIVE ... {option.upper()} is not supported")
         ctes = dict(ctes)
         for cte in with_.expressions:
-            ctes[cte.alias_or_name.lower()] = self.query(cte.this, ctes)
+            name = cte.alias_or_name.lower()
+            body = cte.this
+            if with_.args.get("recursive") and _reads_table(body, name):
+                ctes[name] = self._recursive_cte(cte, name, ctes)
+            else:
+                ctes[name] = self.query(body, ctes)
         return ctes
+
+    def _recursive_cte(self, cte: exp.CTE, name: str, ctes: dict[str, Relation]) -> Relation:
+        """Plan `base UNION [ALL] step` where `step` reads the CTE itself."""
+        body = cte.this
+        if not isinstance(body, exp.Union) or _reads_table(body.this, name):
+            raise UnsupportedError(
+                f"recursive CTE `{name}` must be `base UNION [ALL] recursive term`, with only "
+                "the recursive term reading the CTE"
+            )
+        for clause in ("order", "limit", "offset"):
+            if body.args.get(clause):
+                raise UnsupportedError(f"{clause.upper()} on a recursive CTE's UNION is not supported")
+        base = self.query(body.this, ctes)
+        alias = cte.args.get("alias")
+        names = [column.name for column in alias.columns] if alias is not None and alias.columns else base.names
+        if len(names) != len(base.names):
+            raise BindError(f"recursive CTE `{name}` names {len(names)} columns but returns {len(base.names)}")
+        working = plan.WorkingTable([self.fresh("wt") for _ in names])
+        inner = dict(ctes)
+        inner[name] = Relation(working, names)
+        step = self.query(body.expression, inner)
+        if len(step.names) != len(names):
+            raise BindError(
+                f"the recursive term of `{name}` returns {len(step.names)} columns, not {len(names)}"
+            )
+        distinct = body.args.get("distinct", True) is not False
+        node = plan.Recursive(
+            [self.fresh("r") for _ in names], base=base.node, step=step.node, working=working, all=not distinct
+        )
+        return Relation(node, names)
 
     def set_operation(self, expression: exp.SetOperation, ctes: dict[str, Relation]) -> Relation:
         _reject_args(expression, _HANDLED_SET_ARGS, "set operation")
@@ -822,6 +858,10 @@ def _pushable(expression: exp.Expression) -> bool:
         isinstance(node, (exp.Subquery, exp.Select, exp.Exists, exp.AggFunc, exp.Window))
         for node in expression.walk()
     )
+
+
+def _reads_table(expression: exp.Expression, name: str) -> bool:
+    return any(table.name.lower() == name for table in expression.find_all(exp.Table))
 
 
 def _substitute_aliases(expression: exp.Expression, aliases: dict[str, exp.Expression]) -> exp.Expression:

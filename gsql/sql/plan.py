@@ -26,6 +26,7 @@ __all__ = [
     "MarkJoin",
     "Node",
     "Project",
+    "Recursive",
     "Scan",
     "SetOperation",
     "SingleRow",
@@ -34,6 +35,7 @@ __all__ = [
     "Values",
     "Window",
     "WindowCall",
+    "WorkingTable",
     "format_plan",
 ]
 
@@ -259,6 +261,35 @@ class MarkJoin(Node):
 
 
 @dataclass(eq=False)
+class WorkingTable(Node):
+    """The rows that a recursive CTE's previous iteration added, read by its recursive term."""
+
+    def describe(self) -> str:
+        return "WorkingTable"
+
+
+@dataclass(eq=False)
+class Recursive(Node):
+    """WITH RECURSIVE: `base`, then `step` rerun on the rows of the previous run until none.
+
+    `step` reads those rows through `working`. With `all` False (UNION) rows already produced
+    are dropped from each run, so a cycle in the data ends the recursion.
+    """
+
+    base: Node = None  # type: ignore[assignment]
+    step: Node = None  # type: ignore[assignment]
+    working: WorkingTable = None  # type: ignore[assignment]
+    all: bool = True
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [self.base]
+
+    def describe(self) -> str:
+        return f"Recursive UNION{' ALL' if self.all else ''}"
+
+
+@dataclass(eq=False)
 class SingleRow(Node):
     """Pass a scalar subquery's result through: one row, a row of NULLs for no rows, or an error."""
 
@@ -351,4 +382,7 @@ def format_plan(node: Node, indent: int = 0) -> str:
     lines = ["  " * indent + node.describe()]
     for child in node.inputs:
         lines.append(format_plan(child, indent + 1))
+    if isinstance(node, Recursive):
+        lines.append("  " * (indent + 1) + "recursive term:")
+        lines.append(format_plan(node.step, indent + 2))
     return "\n".join(lines)

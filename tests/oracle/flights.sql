@@ -70,3 +70,5 @@ SELECT origin, COUNT(*) AS n FROM flights WHERE dep_delay > ALL (SELECT dep_dela
 SELECT carrier, name FROM airlines SEMI JOIN flights ON airlines.carrier = flights.carrier AND flights.dest = 'HNL' ORDER BY carrier;
 SELECT faa FROM airports ANTI JOIN flights ON airports.faa = flights.dest WHERE airports.tz = -5 AND airports.alt > 1500 ORDER BY faa;
 SELECT carrier, month, ROUND(STDDEV_SAMP(AVG(dep_delay)) OVER (PARTITION BY carrier), 6) AS spread, BOOL_OR(AVG(dep_delay) > 20) OVER (PARTITION BY carrier) AS bad_month, MEDIAN(AVG(arr_delay)) OVER (PARTITION BY carrier) AS typical FROM flights WHERE carrier IN ('UA', 'AA', 'B6') GROUP BY carrier, month ORDER BY carrier, month;
+WITH RECURSIVE hops(dest, n) AS (SELECT 'HNL', 0 UNION SELECT f.origin, h.n + 1 FROM hops h JOIN (SELECT DISTINCT origin, dest FROM flights) f ON f.dest = h.dest WHERE h.n < 2) SELECT dest, MIN(n) AS n FROM hops GROUP BY dest ORDER BY dest;
+WITH RECURSIVE months(m) AS (SELECT 1 UNION ALL SELECT m + 1 FROM months WHERE m < 12) SELECT m, (SELECT COUNT(*) FROM flights WHERE flights.month = months.m AND flights.day = 1) AS n FROM months ORDER BY m;

@@ -59,6 +59,8 @@ NODE_FALLBACKS: dict[type[plan.Node], str] = {
     plan.MarkJoin: "EXISTS and IN (subquery) marks have no cuDF implementation yet",
     plan.SingleRow: "the scalar-subquery row check has no cuDF implementation yet",
     plan.Window: "window functions have no cuDF implementation yet",
+    plan.Recursive: "recursive CTEs repeat their recursive term on the host",
+    plan.WorkingTable: "recursive CTEs repeat their recursive term on the host",
 }
 
 # Aggregates that run as cuDF group-by aggregations; the others run on the host.

@@ -81,6 +81,8 @@ class DaskBackend(Backend):
         plan.MarkJoin: join.mark_join,
         plan.SingleRow: partitionwise.single_row,
         plan.Window: window.window,
+        plan.Recursive: scan.recursive,
+        plan.WorkingTable: scan.working_table,
     }
 
     def __init__(

@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 from gsql.catalogs._arrow import cast_table
 from gsql.catalogs.parquet import ParquetReader
 from gsql.engine.pandas_backend import PandasBackend, frame_from_table
-from gsql.errors import DataError
+from gsql.errors import DataError, ExecutionError
 from gsql.sql import plan
 
 if TYPE_CHECKING:
@@ -115,3 +115,20 @@ def values(backend: DaskBackend, node: plan.Values, inputs: list[dd.DataFrame]) 
     """Build the literal rows on the client: they are part of the query text, so they are few."""
     frame = PandasBackend.handlers[plan.Values](PandasBackend(backend.dialect), node, [])
     return dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions()
+
+
+def recursive(backend: DaskBackend, node: plan.Recursive, inputs: list[dd.DataFrame]) -> dd.DataFrame:
+    """Run a recursive CTE on the client with the pandas engine.
+
+    Each iteration depends on the previous one, so the recursion does not split into tasks;
+    the base rows are computed first and the result becomes one partition.
+    """
+    pandas_backend = PandasBackend(backend.dialect)
+    base = backend.compute(inputs[0])
+    frame = PandasBackend.handlers[plan.Recursive](pandas_backend, node, [base])
+    return dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions()
+
+
+def working_table(backend: DaskBackend, node: plan.WorkingTable, inputs: list[dd.DataFrame]) -> dd.DataFrame:
+    """Reject a working table outside its recursion: the pandas engine runs recursive terms."""
+    raise ExecutionError("a recursive CTE's working table was read outside its recursion")
