@@ -133,6 +133,8 @@ def _evaluate(call: plan.WindowCall, layout: _Layout, columns: list[pa.ChunkedAr
     if name == "ntile":
         return pa.array(_ntile(layout, call.options["buckets"]), pa.int64())
     if name in ("lag", "lead"):
+        if call.options.get("ignore_nulls"):
+            return _shifted_ignoring_nulls(name, layout, columns, call.options.get("offset", 1))
         return _shifted(name, layout, columns, call.options.get("offset", 1))
 
     start, end = _frame_bounds(call, layout)
@@ -169,6 +171,30 @@ def _shifted(name: str, layout: _Layout, columns: list[pa.ChunkedArray], offset:
         if default.type != values.type:
             default = default.cast(values.type)
         fallback = default
+    else:
+        fallback = pa.nulls(layout.size, values.type)
+    return pc.if_else(pa.array(inside), taken, fallback)
+
+
+def _shifted_ignoring_nulls(name: str, layout: _Layout, columns: list[pa.ChunkedArray], offset: int) -> pa.Array:
+    """LAG/LEAD IGNORE NULLS: the offset-th non-NULL value before or after each row."""
+    if offset == 0:
+        # An offset of 0 is the row itself, NULL or not.
+        return _shifted(name, layout, columns, 0)
+    values = columns[0].combine_chunks()
+    valid = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
+    positions = np.arange(layout.size)
+    if name == "lag":
+        index = np.searchsorted(valid, positions, side="left") - offset
+    else:
+        index = np.searchsorted(valid, positions, side="right") + offset - 1
+    inside = (index >= 0) & (index < len(valid))
+    source = np.where(inside, valid[np.clip(index, 0, max(len(valid) - 1, 0))] if len(valid) else 0, 0)
+    inside &= (source >= layout.partition_start) & (source < layout.partition_end)
+    taken = pc.take(values, pa.array(source, pa.int64())) if layout.size else values
+    if len(columns) > 1:
+        fallback = columns[1].combine_chunks()
+        fallback = fallback if fallback.type == values.type else fallback.cast(values.type)
     else:
         fallback = pa.nulls(layout.size, values.type)
     return pc.if_else(pa.array(inside), taken, fallback)

@@ -181,6 +181,9 @@ def _bind_table(
         return
     if not isinstance(target, exp.Identifier):
         raise UnsupportedError(f"table expression `{table.sql()}` is not supported in FROM")
+    if table.args.get("db") and not table.args.get("catalog") and table.args["db"].name.lower() == "main":
+        # DuckDB's default schema is `main`; gsql's one schema plays that part.
+        table.set("db", None)
     if table.args.get("db") or table.args.get("catalog"):
         raise UnsupportedError(
             f"qualified table name `{table.sql()}` is not supported; gsql has one schema, "

@@ -134,12 +134,15 @@ def _merged_spec(window: exp.Window, named: dict[str, exp.Window]) -> dict[str, 
             "order": reference.args.get("order"),
             "spec": reference.args.get("spec"),
         }
-        # SQL lets a window that names another add only what the named one lacks.
+        # SQL lets a window that names another add only what the named one lacks: no
+        # PARTITION BY, an ORDER BY only if it has none, and nothing at all if it has a frame.
+        adds_order = window.args.get("order") is not None
+        adds_frame = window.args.get("spec") is not None
         if window.args.get("partition_by"):
             raise BindError(f"`OVER ({alias.name} PARTITION BY ...)` cannot override the partitioning of window `{alias.name}`")
-        if window.args.get("order") is not None and base["order"] is not None:
+        if adds_order and base["order"] is not None:
             raise BindError(f"window `{alias.name}` already has an ORDER BY; it cannot be overridden")
-        if base["spec"] is not None:
+        if base["spec"] is not None and (adds_order or adds_frame):
             raise BindError(f"window `{alias.name}` has a frame, so another window cannot build on it")
     if window.args.get("partition_by"):
         base["partition_by"] = list(window.args["partition_by"])
@@ -179,7 +182,7 @@ def _window_call(window: exp.Window, spec: dict[str, Any], column_for) -> plan.W
 
 def _function(function: exp.Expression, column_for, options: dict[str, Any]) -> tuple[str, list[str]]:
     kind = type(function)
-    if options.get("ignore_nulls") and kind not in (exp.FirstValue, exp.LastValue):
+    if options.get("ignore_nulls") and kind not in (exp.FirstValue, exp.LastValue, exp.Lag, exp.Lead):
         raise UnsupportedError(f"IGNORE NULLS in `{function.sql()[:60]}` is not supported")
     if kind in _RANKING:
         extra = [name for name, value in function.args.items() if value and not (kind is exp.Ntile and name == "this")]
