@@ -62,7 +62,7 @@ def aggregate_table(table: pa.Table, node: plan.Aggregate, dialect: str = "duckd
     return _aggregate_by_group_id(table, node)
 
 
-_SQLITE_NUMBER_PREFIX = r"^\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+_SQLITE_NUMBER_PREFIX = r"^\s*(?P<number>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
 
 
 def _sqlite_numeric_arguments(table: pa.Table, node: plan.Aggregate) -> pa.Table:
@@ -212,11 +212,27 @@ def _check_integer_sums(calls: list[plan.AggregateCall], work: pa.Table, keys: l
         as_float = work.select(keys).append_column(column, work.column(column).cast(pa.float64(), safe=False))
         totals = as_float.group_by(keys).aggregate([(column, "sum")]).column(f"{column}_sum")
         largest = pc.max(pc.abs(totals)).as_py()
+        if largest is not None and largest >= _INT64_LIMIT * (1 - 1e-9):
+            # A DOUBLE total this close to the limit may be rounded: sum exactly to decide.
+            largest = _largest_exact_sum(work.select(keys).append_column(column, work.column(column)), keys, column)
         if largest is not None and largest >= _INT64_LIMIT:
             raise ExecutionError(
                 f"integer overflow: SUM({call.argument}) exceeds the BIGINT range; "
                 "CAST the argument to DECIMAL(38, 0) or DOUBLE"
             )
+
+
+def _largest_exact_sum(work: pa.Table, keys: list[str], column: str) -> int:
+    totals: dict[tuple[Any, ...], int] = {}
+    key_columns = [work.column(key).to_pylist() for key in keys]
+    for position, value in enumerate(work.column(column).to_pylist()):
+        if value is None:
+            continue
+        group = tuple(values[position] for values in key_columns)
+        totals[group] = totals.get(group, 0) + value
+    largest = max((abs(total) for total in totals.values()), default=0)
+    # -2**63 itself fits in BIGINT.
+    return largest if not any(total == -(2**63) for total in totals.values()) or largest > 2**63 else 0
 
 
 # Aggregates by group id -----------------------------------------------------------------------

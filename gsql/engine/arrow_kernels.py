@@ -98,6 +98,13 @@ def number_scalar(text: str) -> pa.Scalar:
     return pa.scalar(number, pa.decimal128(precision, scale))
 
 
+def _hex_string(evaluator: Evaluator, expression: exp.HexString) -> Value:
+    """X'303132' is a BLOB literal; sqlglot marks hexadecimal integers such as 0x1F as is_integer."""
+    if expression.args.get("is_integer"):
+        return pa.scalar(int(expression.this, 16), pa.int64())
+    return pa.scalar(bytes.fromhex(expression.this), pa.large_binary())
+
+
 def _null(evaluator: Evaluator, expression: exp.Null) -> Value:
     return pa.scalar(None, pa.null())
 
@@ -1184,6 +1191,7 @@ def _bitwise_not(evaluator: Evaluator, expression: exp.BitwiseNot) -> Value:
 
 
 KERNELS: dict[type[exp.Expression], Kernel] = {
+    exp.HexString: _hex_string,
     exp.BitwiseAnd: _bitwise("bit_wise_and"),
     exp.BitwiseOr: _bitwise("bit_wise_or"),
     exp.BitwiseXor: _bitwise("bit_wise_xor"),

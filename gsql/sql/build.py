@@ -510,6 +510,11 @@ class _PlanBuilder:
         for call_expression in _aggregate_calls(select):
             if any(call_expression == existing for existing, _ in replacements):
                 continue
+            if self.dialect == "sqlite" and _is_distinct_with_separator(call_expression):
+                raise BindError(
+                    f"`{call_expression.sql(self.dialect)}`: SQLite's DISTINCT aggregates take "
+                    "exactly one argument"
+                )
             call = plan_aggregate_call(call_expression, pre_column)
             name = self.fresh("a")
             calls.append(call)
@@ -857,6 +862,14 @@ def _pushable(expression: exp.Expression) -> bool:
     return not any(
         isinstance(node, (exp.Subquery, exp.Select, exp.Exists, exp.AggFunc, exp.Window))
         for node in expression.walk()
+    )
+
+
+def _is_distinct_with_separator(call: exp.Expression) -> bool:
+    return (
+        isinstance(call, exp.GroupConcat)
+        and isinstance(call.this, exp.Distinct)
+        and call.args.get("separator") is not None
     )
 
 

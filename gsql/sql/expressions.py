@@ -123,6 +123,7 @@ SCALAR_EXPRESSIONS: frozenset[type[exp.Expression]] = frozenset(
         exp.BitwiseLeftShift,
         exp.BitwiseRightShift,
         exp.BitwiseNot,
+        exp.HexString,
     }
 )
 
