@@ -174,9 +174,9 @@ UNSUPPORTED_CASES = [
         "SELECT DISTINCT ON (carrier) carrier FROM flights", "DISTINCT ON", id="distinct-on"
     ),
     pytest.param(
-        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r",
-        "WITH RECURSIVE",
-        id="with-recursive",
+        "WITH RECURSIVE r(n) AS (SELECT 1 INTERSECT SELECT n + 1 FROM r) SELECT n FROM r",
+        "recursive CTE `r` must be `base UNION",
+        id="recursive-cte-without-union",
     ),
     pytest.param(
         "CREATE TABLE copy AS SELECT * FROM flights",

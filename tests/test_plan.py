@@ -267,16 +267,6 @@ UNSUPPORTED_CASES = [
         "SELECT * FROM a, LATERAL (SELECT w FROM b WHERE b.id = a.id) AS l", "LATERAL", id="lateral"
     ),
     pytest.param(
-        "SELECT (SELECT b.w FROM b WHERE b.w > a.x) FROM a",
-        "without an aggregate",
-        id="correlated-scalar-without-aggregate",
-    ),
-    pytest.param(
-        "SELECT x, (SELECT b.w FROM b WHERE b.id = a.id) FROM a",
-        "correlated scalar subquery without an aggregate",
-        id="correlated-scalar-without-aggregate",
-    ),
-    pytest.param(
         "SELECT (SELECT w FROM b WHERE b.id > a.id LIMIT 1) FROM a",
         "correlated scalar subquery with LIMIT",
         id="correlated-limit",

@@ -339,6 +339,18 @@ def _special(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size:
         return _percentile(call, table, group, size)
     if call.function == "string_agg":
         return _string_agg(call, table, group, size)
+    if call.function == "single_value":
+        counts = np.bincount(group, minlength=size)
+        if len(counts) and counts.max() > 1:
+            raise ExecutionError(
+                f"a scalar subquery returned {int(counts.max())} rows for one outer row; it must "
+                "return at most one"
+            )
+        values = table.column(call.argument).combine_chunks()
+        positions = np.full(size, -1, dtype=np.int64)
+        positions[group] = np.arange(len(group))
+        taken = values.take(pa.array(np.maximum(positions, 0))) if len(values) else pa.nulls(size, values.type)
+        return pc.if_else(pa.array(positions < 0), pa.scalar(None, values.type), taken)
     if call.function == "count":
         return _count_distinct_rows(call.options["arguments"], table, group, size)
     if call.function in ("sum", "avg", "total") and call.distinct:

@@ -294,7 +294,9 @@ def _uncorrelated_in(probe: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Chun
     if len(values) == 0:
         return pa.chunked_array([pa.repeat(pa.scalar(False), len(probe))])
     probe, values = _coerce_arrays(probe, values)
-    found = pc.is_in(probe, value_set=pc.drop_null(values).combine_chunks(), skip_nulls=True)
+    present = pc.drop_null(values)
+    present = present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present
+    found = pc.is_in(probe, value_set=present, skip_nulls=True)
     values_have_null = values.null_count > 0
     unknown = pc.is_null(probe)
     if values_have_null:

@@ -86,6 +86,16 @@ def plan_subquery(
 def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expression:
     if isinstance(query, exp.Subquery):
         query = query.this
+    outer = free_aliases(query) & scope.aliases()
+    if outer and isinstance(query, exp.Select):
+        try:
+            _split_correlation(query, scope)
+        except UnsupportedError:
+            if probe is not None and len(query.expressions) != 1:
+                raise UnsupportedError(
+                    f"IN (subquery) needs a subquery with one column, not {len(query.expressions)}"
+                ) from None
+            return _plan_mark_per_row(builder, query, probe, holder, scope, resolve_outer, outer)
     correlation, select = _split_correlation(query, scope)
     extras = correlation.inner_keys + _residual_columns(correlation, select)
     if probe is not None:
@@ -186,6 +196,9 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
     query = subquery.this
     outer = free_aliases(query) & scope.aliases()
     if outer and isinstance(query, exp.Select):
+        value = _unalias(query.expressions[0]) if len(query.expressions) == 1 else None
+        if value is not None and not any(True for _ in value.find_all(exp.AggFunc)):
+            return _plan_scalar_per_row(builder, query, holder, scope, outer)
         try:
             correlation, select = _split_correlation(query, scope)
         except UnsupportedError:
@@ -232,29 +245,30 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
     return value
 
 
-def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str]) -> exp.Expression:
-    """Evaluate a correlated scalar aggregate once per outer row, by joining the outer rows in.
-
-    Each outer row gets a row number. The outer columns the subquery reads become a table with
-    that number, added to the subquery's FROM under the outer alias, so the correlated
-    conditions turn into ordinary join conditions; the subquery is then grouped by the row
-    number and LEFT joined back. This handles any correlated condition (`x.b < t1.b`), at
-    the cost of joining every outer row with the subquery's rows.
-    """
-    from gsql.sql.build import Relation
-
-    _check_correlated_scalar(select)
-    referenced: dict[str, list[str]] = {alias: [] for alias in outer}
-    for column in select.find_all(exp.Column):
-        if column.table in outer and column.name not in referenced[column.table]:
-            referenced[column.table].append(column.name)
-
+def _number_outer_rows(builder, holder) -> tuple[plan.Node, str]:
     row_id = builder.fresh("rid")
     numbered = plan.Window(
         holder.node.columns + [row_id],
         input=holder.node,
         calls=[plan.WindowCall("row_number", [], [], [], None)],
     )
+    return numbered, row_id
+
+
+def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: str, holder, scope, outer: set[str]):
+    """Return `select` with the outer rows it reads added to its FROM, and the CTEs naming them.
+
+    The outer columns that the subquery reads become a table with the outer row number, added
+    under the outer alias, so the correlated conditions turn into ordinary join conditions.
+    The returned select still needs its select list; `__rid` of the first alias numbers rows.
+    """
+    from gsql.sql.build import Relation
+
+    referenced: dict[str, list[str]] = {alias: [] for alias in outer}
+    for column in select.find_all(exp.Column):
+        if column.table in outer and column.name not in referenced[column.table]:
+            referenced[column.table].append(column.name)
+
     ctes = dict(builder.current_ctes)
     joins = list(select.args.get("joins") or [])
     links: list[exp.Expression] = []
@@ -281,15 +295,57 @@ def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[
             links.append(exp.EQ(this=exp.column("__rid", alias), expression=exp.column("__rid", first)))
 
     modified = select.copy()
+    if modified.args.get("from_") is None:
+        # A subquery without FROM reads only the outer row: it becomes the FROM.
+        modified.set("from_", exp.From(this=joins.pop().this))
     modified.set("joins", joins)
     if links:
         where = modified.args.get("where")
         conditions = ([where.this] if where is not None else []) + links
         modified.set("where", exp.Where(this=exp.and_(*conditions, copy=False)))
-    modified.set("group", exp.Group(expressions=[exp.column("__rid", first)]))
+    return modified, ctes, first
+
+
+def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str]) -> exp.Expression:
+    from gsql.sql.build import Relation
+
+    """Evaluate a correlated scalar aggregate once per outer row, by joining the outer rows in.
+
+    Each outer row gets a row number and joins the subquery's FROM (see `_join_outer_rows`);
+    the subquery is then grouped by the row number and LEFT joined back. This handles any
+    correlated condition (`x.b < t1.b`), at the cost of joining every outer row with the
+    subquery's rows.
+    """
+    aggregated = bool(list(_unalias(select.expressions[0]).find_all(exp.AggFunc))) if len(select.expressions) == 1 else True
+    if aggregated:
+        _check_correlated_scalar(select)
+    elif len(select.expressions) != 1:
+        raise UnsupportedError("a scalar subquery must return one column")
+    numbered, row_id = _number_outer_rows(builder, holder)
+    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
     value = modified.expressions[0]
-    modified.set("expressions", [value, exp.alias_(exp.column("__rid", first), "__rid")])
-    relation = builder.query(modified, ctes)
+    if aggregated:
+        modified.set("group", exp.Group(expressions=[exp.column("__rid", first)]))
+        modified.set("expressions", [value, exp.alias_(exp.column("__rid", first), "__rid")])
+        relation = builder.query(modified, ctes)
+    else:
+        for clause in ("limit", "offset", "group", "having", "distinct", "order"):
+            if modified.args.get(clause):
+                raise UnsupportedError(f"a correlated scalar subquery with {clause.upper()} is not supported")
+        modified.set("expressions", [value, exp.alias_(exp.column("__rid", first), "__rid")])
+        rows = builder.query(modified, ctes)
+        # Each outer row must see at most one row: SINGLE_VALUE raises for a group of two.
+        names = [builder.fresh("sv"), rows.node.columns[1]]
+        single = plan.Aggregate(
+            [rows.node.columns[1], names[0]],
+            input=rows.node,
+            keys=[rows.node.columns[1]],
+            aggregates=[plan.AggregateCall("single_value", rows.node.columns[0])],
+        )
+        node = plan.Project(
+            [builder.fresh("p"), builder.fresh("p")], input=single, expressions=[_ref(names[0]), _ref(names[1])]
+        )
+        relation = Relation(node, ["value", "__rid"])
 
     outputs = relation.node.columns
     holder.node = plan.Join(
@@ -301,10 +357,47 @@ def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[
         right_keys=[outputs[1]],
     )
     result = _ref(outputs[0])
-    if isinstance(_unalias(select.expressions[0]), exp.Count):
+    if aggregated and isinstance(_unalias(select.expressions[0]), exp.Count):
         # COUNT over no rows is 0, while the LEFT JOIN leaves NULL for outer rows without matches.
         return exp.Coalesce(this=result, expressions=[exp.Literal.number(0)])
     return result
+
+
+def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolve_outer, outer: set[str]) -> exp.Expression:
+    """Plan EXISTS or IN over a subquery that reads outer columns outside its WHERE conjuncts.
+
+    The outer rows join the subquery's FROM (see `_join_outer_rows`), and the mark join
+    matches each outer row with the subquery rows of its row number.
+    """
+    for clause in ("limit", "offset", "group", "having", "qualify", "windows"):
+        if select.args.get(clause):
+            raise UnsupportedError(f"a correlated EXISTS or IN subquery with {clause.upper()} is not supported")
+    numbered, row_id = _number_outer_rows(builder, holder)
+    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
+    items = [modified.expressions[0]] if probe is not None else []
+    items.append(exp.alias_(exp.column("__rid", first), "__rid"))
+    modified.set("expressions", items)
+    modified.set("distinct", None)
+    modified.set("order", None)
+    relation = builder.query(modified, ctes)
+
+    outputs = relation.node.columns
+    left_node, probe_left = numbered, None
+    if probe is not None:
+        left_node, probe_columns = _outer_key_columns(builder, numbered, [probe], resolve_outer)
+        probe_left = probe_columns[0]
+    mark = builder.fresh("m")
+    holder.node = plan.MarkJoin(
+        left_node.columns + [mark],
+        left=left_node,
+        right=relation.node,
+        left_keys=[row_id],
+        right_keys=[outputs[-1]],
+        probe_left=probe_left,
+        probe_right=outputs[0] if probe is not None else None,
+        mark=mark,
+    )
+    return _ref(mark)
 
 
 def _check_correlated_scalar(select: exp.Expression) -> None:
