@@ -766,7 +766,10 @@ def _escape(evaluator: Evaluator, expression: exp.Escape) -> Value:
     if not isinstance(inner, (exp.Like, exp.ILike)) or not isinstance(escape, pa.Scalar):
         raise UnsupportedError(f"`{expression.sql()}` is not supported")
     character = escape.as_py()
-    if character is not None and len(character) != 1:
+    if character is None:
+        # LIKE ... ESCAPE NULL is NULL, as any comparison with NULL.
+        return pa.scalar(None, pa.bool_())
+    if len(character) != 1:
         raise ExecutionError(f"the ESCAPE string must be one character, not `{character}`")
     return _negate_if(inner, _like(evaluator, inner, character))
 

@@ -72,6 +72,7 @@ def plan_subquery(
 
     `resolve_outer` resolves an expression of the enclosing query into frame columns.
     """
+    _reject_outer_aggregates(expression, scope)
     if isinstance(expression, exp.Exists):
         return _plan_mark(builder, expression.this, None, holder, scope, resolve_outer)
     if isinstance(expression, exp.In):
@@ -81,6 +82,24 @@ def plan_subquery(
     if isinstance(expression, exp.Subquery):
         return _plan_scalar(builder, expression, holder, scope, resolve_outer)
     raise UnsupportedError(f"subquery `{expression.sql()[:80]}` is not supported")
+
+
+def _reject_outer_aggregates(expression: exp.Expression, scope: Scope) -> None:
+    """Reject an aggregate inside a subquery that reads only the enclosing query's columns.
+
+    SQL makes `(SELECT MAX(outer.x))` an aggregate of the enclosing query, which turns that
+    query into a grouped one; gsql does not plan that, so it must not aggregate per row.
+    """
+    outer = scope.aliases()
+    for select in expression.find_all(exp.Select):
+        local = _local_aliases(select)
+        for aggregate in select.find_all(exp.AggFunc):
+            columns = {column.table for column in aggregate.find_all(exp.Column)}
+            if columns and columns <= outer and not columns & local:
+                raise UnsupportedError(
+                    f"aggregate `{aggregate.sql()[:60]}` over columns of the enclosing query inside "
+                    "a subquery is not supported"
+                )
 
 
 def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expression:
@@ -145,6 +164,7 @@ def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_oute
     subquery's MIN and MAX, so the subquery is aggregated to one row and cross joined.
     """
     quantifier = comparison.expression
+    _reject_outer_aggregates(quantifier, scope)
     query = quantifier.this.this if isinstance(quantifier.this, exp.Subquery) else quantifier.this
     operator = type(comparison)
     if isinstance(quantifier, exp.All):
