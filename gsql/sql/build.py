@@ -22,7 +22,7 @@ from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import BoundQuery
 from gsql.sql.prune import prune_columns
-from gsql.sql.subqueries import NodeHolder, free_aliases, plan_quantified, plan_subquery
+from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
 from gsql.sql.expressions import check_supported, display_name
@@ -802,16 +802,6 @@ def _reject_args(expression: exp.Expression, handled: frozenset[str], what: str)
         if value in (None, [], False) or name in handled:
             continue
         raise UnsupportedError(f"{what} clause `{name.upper().rstrip('_')}` is not supported")
-
-
-def _conjuncts(expression: exp.Expression):
-    if isinstance(expression, exp.And):
-        yield from _conjuncts(expression.this)
-        yield from _conjuncts(expression.expression)
-    elif isinstance(expression, exp.Paren) and isinstance(expression.this, exp.And):
-        yield from _conjuncts(expression.this)
-    else:
-        yield expression
 
 
 def _factor_or(expression: exp.Expression) -> list[exp.Expression]:

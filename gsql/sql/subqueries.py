@@ -24,6 +24,7 @@ join's output column instead:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ from gsql.sql import plan
 if TYPE_CHECKING:
     from gsql.sql.build import Relation, Scope, _PlanBuilder
 
-__all__ = ["Correlation", "NodeHolder", "plan_subquery", "free_aliases"]
+__all__ = ["Correlation", "NodeHolder", "conjuncts", "free_aliases", "plan_quantified", "plan_subquery"]
 
 # Expressions that return NULL when any input is NULL; a correlated scalar aggregate built only
 # from these gives NULL for an outer row without matches, which is what the LEFT JOIN yields.
@@ -463,9 +464,9 @@ def _split_correlation(query: exp.Expression, scope: Scope) -> tuple[Correlation
     local = _local_aliases(query)
     outer = scope.aliases()
     where = query.args.get("where")
-    conjuncts = list(_conjuncts(where.this)) if where is not None else []
+    parts = list(conjuncts(where.this)) if where is not None else []
     kept, correlated = [], []
-    for conjunct in conjuncts:
+    for conjunct in parts:
         references = free_aliases(conjunct) - local
         (correlated if references & outer else kept).append(conjunct)
 
@@ -601,12 +602,13 @@ def _collect_free(expression: exp.Expression, found: set[str]) -> None:
         _collect_free(child, found)
 
 
-def _conjuncts(expression: exp.Expression):
+def conjuncts(expression: exp.Expression) -> Iterator[exp.Expression]:
+    """Yield the operands of a chain of ANDs, looking through parentheses."""
     if isinstance(expression, exp.And):
-        yield from _conjuncts(expression.this)
-        yield from _conjuncts(expression.expression)
+        yield from conjuncts(expression.this)
+        yield from conjuncts(expression.expression)
     elif isinstance(expression, exp.Paren) and isinstance(expression.this, exp.And):
-        yield from _conjuncts(expression.this)
+        yield from conjuncts(expression.this)
     else:
         yield expression
 

@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
+from gsql.sql.aggregates import AGGREGATE_FUNCTIONS
 
 if TYPE_CHECKING:
     from gsql.sql.build import _PlanBuilder, _Resolver
@@ -35,21 +36,12 @@ _RANKING = {
 }
 _OFFSET = {exp.Lag: "lag", exp.Lead: "lead"}
 _VALUE = {exp.FirstValue: "first_value", exp.LastValue: "last_value", exp.NthValue: "nth_value"}
+# Aggregates over window frames: every grouped aggregate but those whose argument order or
+# choice of row the frame code does not model.
 _AGGREGATE = {
-    exp.Count: "count",
-    exp.Sum: "sum",
-    exp.Avg: "avg",
-    exp.Min: "min",
-    exp.Max: "max",
-    exp.Stddev: "stddev_samp",
-    exp.StddevSamp: "stddev_samp",
-    exp.StddevPop: "stddev_pop",
-    exp.Variance: "var_samp",
-    exp.VariancePop: "var_pop",
-    exp.Median: "median",
-    exp.LogicalAnd: "bool_and",
-    exp.LogicalOr: "bool_or",
-    exp.GroupConcat: "string_agg",
+    kind: name
+    for kind, name in AGGREGATE_FUNCTIONS.items()
+    if name not in ("any_value", "percentile_cont", "percentile_disc")
 }
 
 
