@@ -7,7 +7,7 @@ Every format except `table` writes every row. Values follow these rules:
 
 - CSV and TSV: a header row, then one line per row, with values in the text form of pyarrow's
   cast to string (`true`/`false`, timestamps as `2013-01-01 10:00:00.000000`, floats in their
-  shortest exact form, NaN as `nan`). A field is quoted only when it contains the delimiter, a
+  shortest exact form with `.0` on whole numbers, NaN as `nan`). A field is quoted only when it contains the delimiter, a
   quote or a line break. NULL is an empty field and an empty string is `""`. Binary values are
   base64 and lists, structs and maps are JSON text.
 - JSON and NDJSON: one object per row. Dates, times and timestamps are ISO-8601 strings,
@@ -184,6 +184,9 @@ def _delimited_field(column: pa.Array, delimiter: str) -> pa.Array:
         text = _python_texts(column, lambda value: _dump_json(_json_value(value)))
     else:
         text = pc.cast(column, pa.large_string())
+    if pa.types.is_floating(type_):
+        # pyarrow writes 107.0 as "107"; keep whole floats recognisable as floats, as DuckDB does.
+        text = pc.replace_substring_regex(text, r"^(-?\d+)$", r"\1.0")
 
     if pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_nested(type_):
         # The delimiter is a comma or a tab, neither of which is special in a regex class.
