@@ -7,11 +7,12 @@ join's output column instead:
   so `NOT IN` with a NULL in `q` is never TRUE and `NOT EXISTS` is an anti join.
 - An uncorrelated scalar subquery is cross joined through `SingleRow`, which raises when the
   subquery returns more than one row.
-- A correlated subquery is decorrelated when every outer reference sits in a top-level
-  conjunct of its WHERE clause: equalities become join keys and the other conjuncts a residual
-  predicate of the join. A correlated scalar subquery must be an aggregate without GROUP BY;
-  it is grouped by its correlation keys and LEFT joined, which keeps the outer rows that have
-  no match, as the original query does.
+- A correlated subquery whose outer references are top-level WHERE conjuncts is decorrelated:
+  equalities become join keys and the other conjuncts a residual predicate of the join. A
+  scalar aggregate with only equality correlations is grouped by its keys and LEFT joined,
+  which keeps the outer rows that have no match, as the original query does.
+- Any other correlated subquery runs per outer row: the numbered outer rows join its FROM
+  under their alias, so a correlated reference may sit anywhere in it.
 
 >>> # SELECT * FROM orders o WHERE EXISTS (SELECT 1 FROM lineitem l WHERE l.l_orderkey = o.o_orderkey)
 >>> # becomes
@@ -328,15 +329,15 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
 
 
 def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str]) -> exp.Expression:
+    """Evaluate a correlated scalar subquery once per outer row, by joining the outer rows in.
+
+    Each outer row gets a row number and joins the subquery's FROM (see `_join_outer_rows`).
+    An aggregate is then grouped by that number; any other subquery must give at most one
+    row per number. The result is LEFT joined back. This handles any correlated condition
+    (`x.b < t1.b`), at the cost of joining every outer row with the subquery's rows.
+    """
     from gsql.sql.build import Relation
 
-    """Evaluate a correlated scalar aggregate once per outer row, by joining the outer rows in.
-
-    Each outer row gets a row number and joins the subquery's FROM (see `_join_outer_rows`);
-    the subquery is then grouped by the row number and LEFT joined back. This handles any
-    correlated condition (`x.b < t1.b`), at the cost of joining every outer row with the
-    subquery's rows.
-    """
     aggregated = bool(list(_unalias(select.expressions[0]).find_all(exp.AggFunc))) if len(select.expressions) == 1 else True
     if aggregated:
         _check_correlated_scalar(select)
