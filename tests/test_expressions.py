@@ -677,8 +677,10 @@ _CONCAT_WS_ALL_NULL = (
     "CONCAT_WS raises ExecutionError (`Length of values (5) does not match length of index "
     "(6)`) when every value of a row is NULL; DuckDB returns ''"
 )
-# Bitwise operators on the rows of `t`; `i` holds NULL and negative values.
+# Bitwise operators on the rows of `t`; `i` holds NULL and negative values. TRY turns the rows
+# where its argument fails into NULL.
 BITWISE_CASES = [
+    "TRY(CAST(s AS INTEGER))",
     "i & 6",
     "i | 1",
     "xor(i, 3)",

@@ -98,6 +98,29 @@ def number_scalar(text: str) -> pa.Scalar:
     return pa.scalar(number, pa.decimal128(precision, scale))
 
 
+def _try(evaluator: Evaluator, expression: exp.Try) -> Value:
+    """TRY(x): x, or NULL for each row where computing x fails (DuckDB's TRY)."""
+    try:
+        return evaluator.evaluate(expression.this)
+    except (ExecutionError, pa.ArrowInvalid):
+        pass
+    results = []
+    result_type = pa.null()
+    for row in range(evaluator.length):
+        single = Evaluator(lambda name, row=row: evaluator.column(name).slice(row, 1), 1, evaluator.dialect)
+        try:
+            value = single.evaluate(expression.this)
+        except (ExecutionError, pa.ArrowInvalid):
+            results.append(None)
+            continue
+        value = value[0] if not isinstance(value, pa.Scalar) else value
+        result_type = value.type if pa.types.is_null(result_type) else result_type
+        results.append(value.as_py())
+    if evaluator.length == 0:
+        return pa.scalar(None, pa.null())
+    return pa.chunked_array([pa.array(results, type=None if pa.types.is_null(result_type) else result_type)])
+
+
 def _hex_string(evaluator: Evaluator, expression: exp.HexString) -> Value:
     """X'303132' is a BLOB literal; sqlglot marks hexadecimal integers such as 0x1F as is_integer."""
     if expression.args.get("is_integer"):
@@ -1195,6 +1218,7 @@ def _bitwise_not(evaluator: Evaluator, expression: exp.BitwiseNot) -> Value:
 
 KERNELS: dict[type[exp.Expression], Kernel] = {
     exp.HexString: _hex_string,
+    exp.Try: _try,
     exp.BitwiseAnd: _bitwise("bit_wise_and"),
     exp.BitwiseOr: _bitwise("bit_wise_or"),
     exp.BitwiseXor: _bitwise("bit_wise_xor"),

@@ -132,6 +132,8 @@ def _aggregate(backend: PandasBackend, node: plan.Aggregate, inputs: list[pd.Dat
 
 def _join(backend: PandasBackend, node: plan.Join, inputs: list[pd.DataFrame]) -> pd.DataFrame:
     left, right = inputs
+    if node.kind == "positional":
+        return _positional_join(node, left, right)
     if node.kind == "cross" or (not node.left_keys and node.residual is None):
         result = _cross(left, right)
         return result[node.columns]
@@ -145,6 +147,23 @@ def _join(backend: PandasBackend, node: plan.Join, inputs: list[pd.DataFrame]) -
     if node.residual is not None:
         frame = _filter(backend, plan.Filter(node.columns, predicate=node.residual), [frame])
     return frame
+
+
+def _positional_join(node: plan.Join, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """Pair the n-th rows of both inputs; the shorter input is padded with NULLs."""
+    rows = max(len(left), len(right))
+    parts = []
+    for frame in (left, right):
+        table = table_from_frame(frame.reset_index(drop=True))
+        if table.num_rows < rows:
+            padding = pa.table({f.name: pa.nulls(rows - table.num_rows, f.type) for f in table.schema})
+            table = pa.concat_tables([table, padding]) if table.num_columns else table
+        parts.append(table)
+    columns = {name: parts[0].column(name) for name in parts[0].column_names}
+    columns.update({name: parts[1].column(name) for name in parts[1].column_names})
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(rows))
+    return frame_from_table(pa.table(columns))[node.columns]
 
 
 _JOIN_TYPES = {"inner": "inner", "left": "left outer", "right": "right outer", "full": "full outer"}

@@ -221,7 +221,8 @@ class _PlanBuilder:
             _check_join(join)
 
         outer = any(
-            _join_kind(join) in ("left", "right", "full", "semi", "anti") for _, join in items[1:]
+            _join_kind(join) in ("left", "right", "full", "semi", "anti", "positional")
+            for _, join in items[1:]
         )
         if outer:
             return self._ordered_joins(items, conjuncts, scope)
@@ -333,9 +334,9 @@ class _PlanBuilder:
         seen: set[str] = set(items[0][0].aliases)
         for item, join in items[1:]:
             kind = _join_kind(join)
-            if kind in ("left", "full", "semi", "anti"):
+            if kind in ("left", "full", "semi", "anti", "positional"):
                 null_supplied |= item.aliases
-            if kind in ("right", "full"):
+            if kind in ("right", "full", "positional"):
                 null_supplied |= seen
             seen |= item.aliases
 
@@ -927,6 +928,8 @@ def _join_kind(join: exp.Join | None) -> str:
     kind = (join.kind or "").lower()
     if kind in ("semi", "anti"):
         return kind
+    if (join.args.get("method") or "").upper() == "POSITIONAL":
+        return "positional"
     if side in ("left", "right", "full"):
         return side
     if kind == "cross":
@@ -945,6 +948,8 @@ def _check_join(join: exp.Join) -> None:
         raise UnsupportedError(f"{kind} JOIN is not supported (in `{join.sql()[:80]}`)")
     for name, value in join.args.items():
         if value in (None, [], False) or name in _JOIN_ARGS:
+            continue
+        if name == "method" and str(value).upper() == "POSITIONAL" and not join.args.get("on"):
             continue
         raise UnsupportedError(f"join clause `{name.upper()}` is not supported (in `{join.sql()[:80]}`)")
     if join.args.get("using"):

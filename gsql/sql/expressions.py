@@ -124,6 +124,7 @@ SCALAR_EXPRESSIONS: frozenset[type[exp.Expression]] = frozenset(
         exp.BitwiseRightShift,
         exp.BitwiseNot,
         exp.HexString,
+        exp.Try,
     }
 )
 

@@ -559,6 +559,8 @@ def node_fallback_reason(node: plan.Node) -> str | None:
     if type(node) not in NATIVE_NODES:
         return f"plan node `{type(node).__name__}` has no cuDF handler"
     if isinstance(node, plan.Join):
+        if node.kind not in ("inner", "left", "right", "full", "cross"):
+            return f"a {node.kind.upper()} join has no cuDF implementation yet"
         if node.residual is not None and node.kind != "inner":
             return f"a {node.kind.upper()} JOIN with a non-equality condition has no cuDF implementation yet"
     if isinstance(node, plan.Aggregate):

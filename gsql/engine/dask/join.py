@@ -39,6 +39,9 @@ __all__ = ["join", "mark_join"]
 
 def join(backend: DaskBackend, node: plan.Join, inputs: list[dd.DataFrame]) -> dd.DataFrame:
     left, right = inputs
+    if node.kind == "positional":
+        # Row positions are global, so both sides meet in one partition.
+        return map_pandas(single_partition(left), node, backend.dialect, [single_partition(right)])
     if not node.left_keys:
         return _join_without_keys(backend, node, left, right)
 
