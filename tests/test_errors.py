@@ -280,7 +280,7 @@ NODE_NAMING_CASES = [
         "SELECT carrier FROM flights WHERE -dep_time > 0", "Filter", id="negate-overflow-in-filter"
     ),
     pytest.param(
-        "SELECT carrier FROM flights WHERE arr_time / 0 > 1",
+        "SELECT carrier FROM flights WHERE arr_time // 0 > 1",
         "Filter",
         id="division-by-zero-in-filter",
     ),
@@ -362,7 +362,7 @@ RAISED_EXIT_CODES = [
     pytest.param("SELECT dep_tme FROM flights", 3, id="bind"),
     pytest.param("SELECT DISTINCT ON (carrier) carrier FROM flights", 4, id="unsupported"),
     pytest.param("SELECT * FROM '/nonexistent/gsql-test/absent.csv'", 5, id="data"),
-    pytest.param("SELECT arr_time / 0 FROM flights", 6, id="execution"),
+    pytest.param("SELECT arr_time // 0 FROM flights", 6, id="execution"),
 ]
 
 

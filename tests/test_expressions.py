@@ -923,9 +923,9 @@ def test_postgres_division(context, sql, expected):
 
 
 DIVISION_BY_ZERO_ERRORS = [
-    pytest.param("duckdb", "SELECT 1 / 0", id="duckdb-constant"),
-    pytest.param("duckdb", "SELECT a / (b - b) FROM pairs", id="duckdb-column"),
-    pytest.param("duckdb", "SELECT 1.5 / 0", id="duckdb-decimal"),
+    pytest.param("duckdb", "SELECT 1 // 0", id="duckdb-integer-division"),
+    pytest.param("duckdb", "SELECT a // (b - b) FROM pairs", id="duckdb-column"),
+    pytest.param("duckdb", "SELECT 5 % 0", id="duckdb-modulo"),
     pytest.param("postgres", "SELECT 1 / 0", id="postgres-constant"),
     pytest.param("postgres", "SELECT a / 0 FROM pairs", id="postgres-column"),
     pytest.param("postgres", "SELECT a % 0 FROM pairs", id="postgres-modulo"),
@@ -934,10 +934,14 @@ DIVISION_BY_ZERO_ERRORS = [
 
 @pytest.mark.parametrize(("dialect", "sql"), DIVISION_BY_ZERO_ERRORS)
 def test_division_by_zero_raises(context, dialect, sql):
-    # DuckDB 2.0.1 returns +-inf or NaN for `/` by zero, so it is no oracle here. gsql raises, as
-    # PostgreSQL does.
+    # DuckDB 2.0.1 raises for `//` and `%` by zero, and PostgreSQL for every division.
     with pytest.raises(ExecutionError, match="division by zero"):
         context.sql(sql, dialect=dialect)
+
+
+def test_duckdb_double_division_by_zero_matches_duckdb(context, duck):
+    # DuckDB 2.0.1's `/` is DOUBLE division: 1 / 0 is inf, -1 / 0 is -inf and 0 / 0 is NaN.
+    check_against_duckdb(context, duck, "SELECT 1 / 0 AS a, -1 / 0 AS b, 0 / 0 AS c, 1.5 / 0 AS d")
 
 
 # SQLite returns NULL for a zero divisor. So do MySQL and MariaDB, for `/` and `%` alike, unless

@@ -117,9 +117,9 @@ def test_assert_engines_agree_reports_difference(monkeypatch) -> None:
 
 
 def test_assert_engines_agree_chains_engine_error() -> None:
-    # DuckDB 2.0.1 returns NULL for 1 / 0, while gsql raises.
-    with pytest.raises(AssertionError, match="could not run: pandas failed") as caught:
-        assert_engines_agree({"scores": "scores.csv"}, "SELECT 1 / 0 AS x", ["pandas", "duckdb"])
+    # Integer division by zero raises in gsql (and in DuckDB 2.0.1).
+    with pytest.raises(AssertionError, match="could not run: pandas and duckdb failed") as caught:
+        assert_engines_agree({"scores": "scores.csv"}, "SELECT 1 // 0 AS x", ["pandas", "duckdb"])
 
     assert isinstance(caught.value.__cause__, ExecutionError)
     assert "pandas failed: ExecutionError: " in str(caught.value)

@@ -518,7 +518,10 @@ def _divide(evaluator: Evaluator, expression: exp.Div) -> Value:
         return _integer_divide(evaluator, expression, left, right)
     left = cast_value(left, pa.float64()) if not pa.types.is_floating(left.type) else left
     right = cast_value(right, pa.float64()) if not pa.types.is_floating(right.type) else right
-    right = _guard_zero(evaluator, expression, right)
+    if evaluator.dialect != "duckdb" or expression.args.get("safe"):
+        # DuckDB 2.0's `/` is DOUBLE division with IEEE results (1 / 0 is inf, 0 / 0 NaN);
+        # elsewhere a zero divisor gives NULL or an error, as `_guard_zero` says.
+        right = _guard_zero(evaluator, expression, right)
     return pc.divide(cast_value(left, pa.float64()), cast_value(right, pa.float64()))
 
 
