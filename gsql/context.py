@@ -1,4 +1,4 @@
-"""The Python API: a `Context` holds tables and runs SQL over them.
+"""The Python API: a `Context` registers tables and runs SQL over them.
 
 >>> import gsql
 >>> ctx = gsql.Context(engine="pandas")
@@ -112,9 +112,10 @@ class Context:
             default scheduler. `gsql.engine.dask.connect()` starts a local cluster.
         partitions: for the dask engine, the number of partitions that each scan produces at
             least; None means 2.
-        fallback: what the cudf engine does with a plan node it cannot run on the GPU: `warn`
-            (the default, also `GSQL_FALLBACK`) runs it on the CPU and logs a warning, `off`
-            runs it on the CPU silently, `error` raises `UnsupportedError` naming every reason.
+        fallback: the cudf engine's policy for a plan node it cannot run on the GPU. `warn`
+            (the default, also set by `GSQL_FALLBACK`) runs it on the CPU and logs a warning.
+            `off` runs it on the CPU silently. `error` raises `UnsupportedError` naming every
+            reason.
     """
 
     def __init__(

@@ -51,7 +51,7 @@ _SIMPLE_TYPES: dict[exp.DataType.Type, pa.DataType] = {
     Type.NULL: pa.null(),
 }
 
-# The widest exact decimal that Arrow holds in 128 bits.
+# The widest exact decimal that Arrow stores in 128 bits.
 _MAX_DECIMAL128_PRECISION = 38
 
 
@@ -89,7 +89,10 @@ def _decimal_type(data_type: exp.DataType) -> pa.DataType:
     # DuckDB and Postgres read a bare DECIMAL as DECIMAL(18, 3); SQL Server as (18, 0). gsql
     # follows DuckDB because it is the reference engine of the test suite.
     precision = numbers[0] if numbers else 18
-    scale = numbers[1] if len(numbers) > 1 else (0 if numbers else 3)
+    if len(numbers) > 1:
+        scale = numbers[1]
+    else:
+        scale = 0 if numbers else 3
     if precision > _MAX_DECIMAL128_PRECISION:
         raise UnsupportedError(
             f"DECIMAL precision {precision} is above the maximum of {_MAX_DECIMAL128_PRECISION}"
@@ -120,7 +123,7 @@ def sql_type(arrow: pa.DataType) -> exp.DataType:
 
 
 def normalize_arrow_type(arrow: pa.DataType) -> pa.DataType:
-    """Return the type that scans cast a column to before pandas or cuDF sees it.
+    """Return the type that scans cast a column to before pandas or cuDF reads it.
 
     Parquet written by newer tools stores strings as `string_view`, which pandas' Arrow-backed
     arrays cannot `take` (pyarrow 26 has no kernel for it), and dictionary-encoded columns

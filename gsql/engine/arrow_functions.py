@@ -1,7 +1,7 @@
 """Kernels for SQL's string, regular-expression, math and date functions over Arrow values.
 
-Each kernel follows DuckDB's definition of the function, which is gsql's reference engine in
-tests; where DuckDB and PostgreSQL differ, the docstring says which rule is used. Functions
+Each kernel follows DuckDB's definition of the function, because DuckDB is gsql's reference
+engine in tests. Where DuckDB and PostgreSQL differ, the kernel's docstring names the rule used. Functions
 without an Arrow compute kernel run per value in Python, on non-NULL values only.
 """
 
@@ -166,8 +166,8 @@ def _regexp_replace(evaluator: Evaluator, expression: exp.RegexpReplace) -> Valu
         return pa.scalar(None, pa.large_string())
     if set(modifiers) - {"g"}:
         raise UnsupportedError(f"REGEXP_REPLACE options `{modifiers}` are not supported; only `g` is")
-    # DuckDB and PostgreSQL replace the first match unless the `g` option asks for all of them
-    # (sqlglot marks them `single_replace`); other dialects replace every match.
+    # DuckDB and PostgreSQL replace the first match unless the `g` option requests all of them,
+    # and sqlglot marks them `single_replace`. Other dialects replace every match.
     single = bool(expression.args.get("single_replace")) and "g" not in modifiers
     limit = 1 if single else None
     if isinstance(value, pa.Scalar):
@@ -279,7 +279,9 @@ def _extreme(function: str) -> Callable[[Evaluator, exp.Expression], Value]:
                 if function == "max_element_wise" or all(math.isnan(v) for v in present):
                     return pa.scalar(float("nan"), target)
                 present = [v for v in present if not math.isnan(v)]
-            chosen = (max if function == "max_element_wise" else min)(present) if present else None
+            chosen = None
+            if present:
+                chosen = max(present) if function == "max_element_wise" else min(present)
             return pa.scalar(chosen, target)
         arrays = [evaluator.array(value) if isinstance(value, pa.Scalar) else value for value in values]
         # GREATEST and LEAST skip NULL arguments in DuckDB and PostgreSQL; sqlglot marks the

@@ -1,9 +1,9 @@
 """Expression kernels over Arrow arrays, with SQL semantics.
 
-The pandas backend evaluates plan expressions with these kernels: its columns are
-`pd.ArrowDtype`, so each column converts to a `pyarrow.ChunkedArray` without a copy, and
-`pyarrow.compute` gives the SQL behaviour gsql needs where pandas would not (three-valued
-AND/OR, overflow-checked integer arithmetic, NULL-aware comparisons).
+The pandas backend evaluates plan expressions with these kernels. Its columns are
+`pd.ArrowDtype`, so each column converts to a `pyarrow.ChunkedArray` without a copy. Then
+`pyarrow.compute` gives the SQL behaviour that pandas would not: three-valued AND/OR,
+overflow-checked integer arithmetic and NULL-aware comparisons.
 
 A value is either a `pyarrow.ChunkedArray` (one entry per row) or a `pyarrow.Scalar` (the same
 for every row). Kernels are looked up by sqlglot expression class in `KERNELS`.
@@ -149,10 +149,6 @@ def _paren(evaluator: Evaluator, expression: exp.Paren) -> Value:
 
 def _is_null_type(value: Value) -> bool:
     return pa.types.is_null(value.type)
-
-
-def _null_like(evaluator: Evaluator, value_type: pa.DataType) -> pa.Scalar:
-    return pa.scalar(None, value_type)
 
 
 def common_type(types: list[pa.DataType]) -> pa.DataType:
@@ -409,7 +405,7 @@ def _arithmetic_operands(function: str, left: Value, right: Value) -> tuple[Valu
         if function == "multiply_checked":
             return _fit_product(left, right)
         # Arrow gives a sum one more digit than its inputs and fails above 38, so inputs are
-        # cast to at most 37 digits; the cast is checked, so a value that does not fit raises.
+        # cast to at most 37 digits. The cast is checked, so a value that does not fit raises.
         target = _common_decimal(left.type, right.type)
         target = pa.decimal128(max(min(target.precision, 37), target.scale), target.scale)
         return cast_value(left, target), cast_value(right, target)
@@ -520,7 +516,7 @@ def _divide(evaluator: Evaluator, expression: exp.Div) -> Value:
     right = cast_value(right, pa.float64()) if not pa.types.is_floating(right.type) else right
     if evaluator.dialect != "duckdb" or expression.args.get("safe"):
         # DuckDB 2.0's `/` is DOUBLE division with IEEE results (1 / 0 is inf, 0 / 0 NaN);
-        # elsewhere a zero divisor gives NULL or an error, as `_guard_zero` says.
+        # elsewhere a zero divisor gives NULL or an error, as `_guard_zero` decides.
         right = _guard_zero(evaluator, expression, right)
     return pc.divide(cast_value(left, pa.float64()), cast_value(right, pa.float64()))
 

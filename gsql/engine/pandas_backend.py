@@ -1,6 +1,6 @@
 """The pandas engine: plan nodes over pandas DataFrames with Arrow-backed dtypes.
 
-Every column is a `pd.ArrowDtype`, so each type holds NULL and strings stay Arrow strings, as
+Every column is a `pd.ArrowDtype`, so each type can be NULL and strings stay Arrow strings, as
 in cuDF. Expressions use the Arrow kernels of `arrow_kernels`. Group-by, join and sort convert
 the frame to a `pyarrow.Table` without copying and use Arrow's own operators, which already
 have SQL's NULL rules (one NULL group, NULL keys never match, SUM of no values is NULL) and run

@@ -1,6 +1,6 @@
 """Window functions over an Arrow table, with SQL's partitions, peers and frames.
 
-Rows are sorted once by partition and ORDER BY keys. In that order every row knows the bounds
+Rows are sorted once by partition and ORDER BY keys. In that order each row has the bounds
 of its partition and of its peer group (rows with equal ORDER BY keys), and every frame becomes
 a half-open range of positions `[start, end)`. Aggregates over frames use prefix sums; results
 are scattered back to the input order.
@@ -330,7 +330,11 @@ def _frame_generic(name, array: pa.Array, start, end, empty, options: dict[str, 
         if key not in cache:
             cache[key] = compute(array.slice(first, stop - first), options)
         results.append(cache[key])
-    result_type = pa.large_string() if name == "string_agg" else pa.bool_() if name.startswith("bool") else pa.float64()
+    result_type = pa.float64()
+    if name == "string_agg":
+        result_type = pa.large_string()
+    elif name.startswith("bool"):
+        result_type = pa.bool_()
     return pa.array(results, result_type)
 
 

@@ -49,7 +49,7 @@ _ANONYMOUS_AGGREGATES = frozenset({"total"})
 
 
 def is_aggregate_call(node: exp.Expression) -> bool:
-    """Whether `node` is one aggregate call, including its FILTER, WITHIN GROUP or IGNORE NULLS."""
+    """Return whether `node` is one aggregate call, with its FILTER, WITHIN GROUP or IGNORE NULLS."""
     if isinstance(node, exp.Grouping):
         return False
     if isinstance(node, exp.Anonymous):
@@ -184,7 +184,7 @@ def expand_grouping_sets(group: exp.Group) -> tuple[list[exp.Expression], list[l
     """Return the distinct key expressions and each grouping set as key positions.
 
     Returns None for a plain GROUP BY. `GROUP BY a, ROLLUP(b, c)` gives keys [a, b, c] and sets
-    [[0, 1, 2], [0, 1], [0]]; the sets of several items multiply, as in SQL.
+    [[0, 1, 2], [0, 1], [0]]. The sets of several items multiply, as in SQL.
     """
     items = list(group.expressions)
     for arg in ("grouping_sets", "rollup", "cube"):

@@ -71,7 +71,7 @@ class Scan(Node):
 
 @dataclass(eq=False)
 class Values(Node):
-    """Literal rows; `rows` holds Python values, one tuple per row."""
+    """Literal rows: `rows` contains one tuple of literal expressions per row."""
 
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     types: list[exp.DataType | None] = field(default_factory=list)
@@ -138,7 +138,7 @@ class AggregateCall:
 class Aggregate(Node):
     """Group by the `keys` columns of the input and compute `aggregates`.
 
-    The output holds the key columns under their input names first, then one column per
+    The output contains the key columns under their input names first, then one column per
     aggregate. With no keys the output has exactly one row, even over an empty input.
     """
 
@@ -210,7 +210,7 @@ class Join(Node):
     """Join two inputs on equal keys, with an optional residual predicate.
 
     `kind` is one of `inner`, `left`, `right`, `full`, `cross`. Key pairs compare with SQL
-    equality, so NULL keys never match. The output holds the left columns, then the right.
+    equality, so NULL keys never match. The output contains the left columns, then the right.
     """
 
     left: Node = None  # type: ignore[assignment]

@@ -90,7 +90,7 @@ def _reject_outer_aggregates(expression: exp.Expression, scope: Scope) -> None:
     """Reject an aggregate inside a subquery that reads only the enclosing query's columns.
 
     SQL makes `(SELECT MAX(outer.x))` an aggregate of the enclosing query, which turns that
-    query into a grouped one; gsql does not plan that, so it must not aggregate per row.
+    query into a grouped one. gsql does not plan that, and aggregating per row would be wrong.
     """
     outer = scope.aliases()
     for select in expression.find_all(exp.Select):
