@@ -10,11 +10,13 @@ SQL's set operations require.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type
 import gsql.engine.arrow_functions  # noqa: F401  (registers the function kernels)
@@ -98,23 +100,79 @@ def _values(backend: PandasBackend, node: plan.Values, inputs: list[pd.DataFrame
 
 def _filter(backend: PandasBackend, node: plan.Filter, inputs: list[pd.DataFrame]) -> pd.DataFrame:
     frame = inputs[0]
-    evaluator = _evaluator(frame, backend.dialect)
-    mask = evaluator.evaluate(node.predicate)
+    parts = _conjunction(node.predicate)
+    if len(parts) == 1:
+        keep = _mask(_evaluator(frame, backend.dialect), parts[0])
+        if isinstance(keep, bool):
+            return frame if keep else frame.iloc[0:0]
+        # Arrow's filter is several times faster than pandas' boolean indexing on Arrow-backed
+        # columns, and filtering column by column is much faster than `Table.filter` when the
+        # columns are chunked differently from the mask (0.1 s against 1.4 s on 6M rows).
+        return _select_rows(frame, lambda column: column.filter(keep), keep)
+    # AND of several conditions: each one runs only on the rows that passed the ones before,
+    # as DuckDB evaluates a conjunction, so `x <> 0 AND 1 // x > 0` never divides by zero, and
+    # only the columns a condition reads are narrowed between conditions.
+    selection: pa.Array | None = None
+    for part in parts:
+        keep = _mask(_narrowed_evaluator(frame, selection, backend.dialect), part)
+        if isinstance(keep, bool):
+            if not keep:
+                return frame.iloc[0:0]
+            continue
+        passed = pc.indices_nonzero(keep)
+        selection = passed if selection is None else selection.take(passed)
+        if len(selection) == 0:
+            break
+    if selection is None:
+        return frame
+    return _select_rows(frame, lambda column: column.take(selection), None, len(selection))
+
+
+def _conjunction(predicate: exp.Expression) -> list[exp.Expression]:
+    """Split a predicate at its top-level ANDs, in order."""
+    while isinstance(predicate, exp.Paren):
+        predicate = predicate.this
+    if isinstance(predicate, exp.And):
+        return _conjunction(predicate.this) + _conjunction(predicate.expression)
+    return [predicate]
+
+
+def _mask(evaluator: Evaluator, predicate: exp.Expression) -> pa.ChunkedArray | bool:
+    """Evaluate a predicate to a mask with NULL as false, or to a bool when it is constant."""
+    mask = evaluator.evaluate(predicate)
     if isinstance(mask, pa.Scalar):
-        keep = bool(mask.as_py()) if mask.is_valid else False
-        return frame if keep else frame.iloc[0:0]
+        return bool(mask.as_py()) if mask.is_valid else False
     if not pa.types.is_boolean(mask.type):
         mask = cast_value(mask, pa.bool_())
-    # SQL keeps a row only when the predicate is TRUE: NULL counts as not true. Arrow's filter
-    # is several times faster than pandas' boolean indexing on Arrow-backed columns.
+    # SQL keeps a row only when the predicate is TRUE: NULL counts as not true.
+    return pc.fill_null(mask, False)
+
+
+def _narrowed_evaluator(frame: pd.DataFrame, selection: pa.Array | None, dialect: str) -> Evaluator:
+    if selection is None:
+        return _evaluator(frame, dialect)
+    taken: dict[str, pa.ChunkedArray] = {}
+
+    def column(name: str) -> pa.ChunkedArray:
+        if name not in taken:
+            taken[name] = _chunked(frame, name).take(selection)
+        return taken[name]
+
+    return Evaluator(column, len(selection), dialect)
+
+
+def _select_rows(
+    frame: pd.DataFrame,
+    select: Callable[[pa.ChunkedArray], pa.ChunkedArray],
+    keep: pa.ChunkedArray | None,
+    length: int | None = None,
+) -> pd.DataFrame:
     if frame.columns.size == 0:
-        kept = int(pc.sum(pc.fill_null(mask, False).cast(pa.int64())).as_py() or 0)
-        return pd.DataFrame(index=pd.RangeIndex(kept))
-    keep = pc.fill_null(mask, False)
+        if length is None:
+            length = int(pc.sum(keep.cast(pa.int64())).as_py() or 0)
+        return pd.DataFrame(index=pd.RangeIndex(length))
     table = table_from_frame(frame)
-    # Filtering column by column is much faster than `Table.filter` when the columns are
-    # chunked differently from the mask (measured 0.1 s against 1.4 s on 6M rows).
-    return frame_from_table(pa.table({name: table.column(name).filter(keep) for name in table.column_names}))
+    return frame_from_table(pa.table({name: select(table.column(name)) for name in table.column_names}))
 
 
 def _project(backend: PandasBackend, node: plan.Project, inputs: list[pd.DataFrame]) -> pd.DataFrame:

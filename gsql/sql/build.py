@@ -21,6 +21,8 @@ from sqlglot import exp
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import BoundQuery
+from gsql.sql.implied import implied_filters
+from gsql.sql.joinorder import RowEstimates, join_order
 from gsql.sql.prune import prune_columns
 from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
@@ -313,11 +315,21 @@ class _PlanBuilder:
                 single[0].relation = self._filter(single[0].relation, conjunct, scope)
             else:
                 pending.append(conjunct)
+        for conjunct in pending:
+            for item in remaining_items:
+                derived = implied_filters(conjunct, item.aliases)
+                if derived is not None and _filterable(derived):
+                    item.relation = self._filter(item.relation, derived, scope)
 
+        order = join_order(
+            [(item.relation, item.aliases) for item in remaining_items],
+            lambda joined, other: _key_pairs(pending, joined, other),
+            RowEstimates(),
+        )
+        remaining_items = [remaining_items[index] for index in order]
         current = remaining_items.pop(0)
         while remaining_items:
-            index = _next_connected(current.aliases, remaining_items, pending)
-            item = remaining_items.pop(index)
+            item = remaining_items.pop(0)
             available = current.aliases | item.aliases
             applicable = [
                 c for c in pending if _pushable(c) and _aliases(c) and _aliases(c) <= available
@@ -466,6 +478,11 @@ class _PlanBuilder:
     def _filter(self, node: plan.Node, predicate: exp.Expression, scope: Scope) -> plan.Node:
         holder = NodeHolder(node)
         resolved = _Resolver(self, scope, holder).resolve(predicate)
+        if holder.node is node and isinstance(node, plan.Filter):
+            # One filter with the conditions in order: engines narrow the rows condition by
+            # condition instead of copying every column once per condition.
+            combined = exp.and_(node.predicate, resolved, copy=False)
+            return plan.Filter(node.columns, input=node.input, predicate=combined)
         filtered: plan.Node = plan.Filter(holder.node.columns, input=holder.node, predicate=resolved)
         if holder.node is not node:
             # Drop the columns that subqueries added below the filter.
@@ -914,12 +931,9 @@ def _equi_pair(conjunct: exp.Expression, left: set[str], right: set[str]):
     return None
 
 
-def _next_connected(current: set[str], items: list[_FromItem], pending: list[exp.Expression]) -> int:
-    for index, item in enumerate(items):
-        for conjunct in pending:
-            if _equi_pair(conjunct, current, item.aliases) is not None:
-                return index
-    return 0
+def _key_pairs(pending: list[exp.Expression], joined: set[str], other: set[str]) -> list:
+    pairs = (_equi_pair(conjunct, joined, other) for conjunct in pending)
+    return [pair for pair in pairs if pair is not None]
 
 
 def _join_kind(join: exp.Join | None) -> str:

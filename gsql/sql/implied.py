@@ -1,0 +1,75 @@
+"""Filters implied by an OR that spans several tables of an inner join.
+
+`(n1.name = 'FRANCE' AND n2.name = 'GERMANY') OR (n1.name = 'GERMANY' AND n2.name = 'FRANCE')`
+reads two tables, so it can only run after their join. But each branch contains a condition on
+`n1` alone, and a row of `n1` that meets none of them fails every branch: the filter
+`n1.name = 'FRANCE' OR n1.name = 'GERMANY'` can run on `n1` before the join, and removes rows
+that could never reach the result. The original predicate stays where it was; the derived one
+only adds a filter, so it cannot change the answer.
+
+Why this holds under three-valued logic: a branch `A AND B` is TRUE only when `A` is TRUE. If
+the derived `A1 OR A2 OR ...` is FALSE or NULL for a row, no `Ai` is TRUE, so no branch is
+TRUE and the OR is not TRUE: the WHERE clause or inner-join condition drops the row anyway.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from gsql.sql.subqueries import conjuncts, free_aliases
+
+# Functions whose result changes between calls: a filter derived from them would be evaluated
+# a second time and could disagree with the original.
+_VOLATILE = (exp.Rand,)
+
+
+def implied_filters(predicate: exp.Expression, aliases: set[str]) -> exp.Expression | None:
+    """Return a filter on the table `aliases` alone that `predicate` implies, or None.
+
+    `predicate` is one conjunct of a WHERE clause or inner-join condition. Only an OR whose
+    branches each contain a condition reading `aliases` alone produces a filter.
+    """
+    branches = _branches(predicate)
+    if len(branches) < 2 or not _safe(predicate):
+        return None
+    derived: list[exp.Expression] = []
+    for branch in branches:
+        local = [c for c in conjuncts(branch) if (found := free_aliases(c)) and found <= aliases]
+        if not local:
+            return None
+        derived.append(_and(local))
+    return exp.paren(exp.or_(*derived, copy=True), copy=False)
+
+
+def _branches(predicate: exp.Expression) -> list[exp.Expression]:
+    inner = _unparen(predicate)
+    if not isinstance(inner, exp.Or):
+        return []
+    found: list[exp.Expression] = []
+    stack = [inner]
+    while stack:
+        node = _unparen(stack.pop())
+        if isinstance(node, exp.Or):
+            stack.append(node.expression)
+            stack.append(node.this)
+        else:
+            found.append(node)
+    return found
+
+
+def _safe(predicate: exp.Expression) -> bool:
+    """Return whether the predicate is plain: no subqueries, aggregates, windows or volatile calls."""
+    unsafe = (exp.Subquery, exp.Select, exp.Exists, exp.AggFunc, exp.Window, *_VOLATILE)
+    return not any(isinstance(node, unsafe) for node in predicate.walk())
+
+
+def _and(parts: list[exp.Expression]) -> exp.Expression:
+    if len(parts) == 1:
+        return exp.paren(parts[0].copy(), copy=False)
+    return exp.paren(exp.and_(*parts, copy=True), copy=False)
+
+
+def _unparen(expression: exp.Expression) -> exp.Expression:
+    while isinstance(expression, exp.Paren):
+        expression = expression.this
+    return expression

@@ -1,0 +1,163 @@
+"""Choose the order of inner joins from rough row-count estimates.
+
+The order of inner joins never changes which rows a query returns, only how many rows the
+joins in between carry. The planner starts from the FROM item with the fewest estimated rows
+and then, step by step, joins the connected item whose join it estimates smallest.
+
+The estimates are deliberately simple, because gsql keeps no column statistics:
+
+- a table scan has the row count its source reads cheaply (Parquet metadata, in-memory
+  tables), and a CSV file counts as a large table;
+- each filter conjunct keeps a fixed share of the rows, smaller for equality than for ranges;
+- an equi-join of estimates `a` and `b` returns `a * b / min(A, B)`, where `A` and `B` are the
+  table row counts of the two key columns. That is exact for the common join of a foreign key
+  with the primary key of the smaller table, and `min` rather than `max` keeps it from
+  predicting that such a join shrinks the larger side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+
+from gsql.sql import plan
+
+# Rows assumed for a source that cannot count its rows cheaply (a CSV file).
+UNKNOWN_ROWS = 1_000_000.0
+
+_EQUALITY = 0.1
+_RANGE = 0.3
+_OTHER = 0.5
+
+
+class RowEstimates:
+    """Row estimates for plan nodes. Each source's row count is read once and cached."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, float] = {}
+
+    def rows(self, node: plan.Node) -> float:
+        if isinstance(node, plan.Scan):
+            return self.table_rows(node)
+        if isinstance(node, plan.Values):
+            return float(max(len(node.rows), 1))
+        if isinstance(node, plan.Filter):
+            return max(self.rows(node.input) * selectivity(node.predicate), 1.0)
+        if isinstance(node, plan.Limit) and node.limit is not None:
+            return min(self.rows(node.input), float(node.limit))
+        if isinstance(node, plan.Aggregate):
+            return max(self.rows(node.input) * 0.5, 1.0) if node.keys else 1.0
+        if isinstance(node, plan.Join):
+            return max(self.rows(node.left), self.rows(node.right))
+        inputs = node.inputs
+        return max((self.rows(child) for child in inputs), default=1.0)
+
+    def table_rows(self, scan: plan.Scan) -> float:
+        key = id(scan.source)
+        if key not in self._counts:
+            try:
+                count = scan.source.row_count()
+            except Exception:  # noqa: BLE001 - an estimate must never fail a query
+                count = None
+            self._counts[key] = float(count) if count is not None else UNKNOWN_ROWS
+        return self._counts[key]
+
+    def alias_rows(self, node: plan.Node, alias: str) -> float:
+        """Rows of the table behind `alias` before any filter: the size of its key domain."""
+        for scan in _scans(node):
+            if scan.alias == alias:
+                return self.table_rows(scan)
+        return self.rows(node)
+
+
+def selectivity(predicate: exp.Expression) -> float:
+    """Return the share of rows a filter predicate is assumed to keep."""
+    while isinstance(predicate, exp.Paren):
+        predicate = predicate.this
+    if isinstance(predicate, exp.And):
+        return selectivity(predicate.this) * selectivity(predicate.expression)
+    if isinstance(predicate, exp.Or):
+        return min(selectivity(predicate.this) + selectivity(predicate.expression), 1.0)
+    if isinstance(predicate, exp.EQ):
+        return _EQUALITY
+    if isinstance(predicate, exp.In) and predicate.expressions:
+        return min(_EQUALITY * len(predicate.expressions), _OTHER)
+    if isinstance(predicate, (exp.Between, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)):
+        return _RANGE
+    return _OTHER
+
+
+def join_order(
+    items: Sequence[tuple[plan.Node, set[str]]],
+    key_pairs: Callable[[set[str], set[str]], list[tuple[exp.Expression, exp.Expression]]],
+    estimates: RowEstimates,
+) -> list[int]:
+    """Return the indexes of `items` (node, aliases) in the order to join them.
+
+    `key_pairs(joined, candidate)` lists the equality key pairs between the aliases joined so
+    far and a candidate's aliases; a candidate without any would make a cross product, so it
+    waits until nothing else is left.
+    """
+    rows = [estimates.rows(node) for node, _ in items]
+    connected = [
+        any(key_pairs(aliases, other) for j, (_, other) in enumerate(items) if j != i)
+        for i, (_, aliases) in enumerate(items)
+    ]
+    first = min(range(len(items)), key=lambda i: (not connected[i], rows[i], i))
+    order = [first]
+    joined = set(items[first][1])
+    current_rows = rows[first]
+    remaining = [i for i in range(len(items)) if i != first]
+    while remaining:
+        best: tuple[float, int] | None = None
+        for i in remaining:
+            pairs = key_pairs(joined, items[i][1])
+            if not pairs:
+                continue
+            domain = max(_domain(pair, items, order, i, estimates) for pair in pairs)
+            size = current_rows * rows[i] / max(domain, 1.0)
+            if best is None or size < best[0]:
+                best = (size, i)
+        if best is None:
+            best = (current_rows * rows[remaining[0]], remaining[0])
+        current_rows, chosen = best
+        current_rows = max(current_rows, 1.0)
+        order.append(chosen)
+        joined |= items[chosen][1]
+        remaining.remove(chosen)
+    return order
+
+
+def _domain(
+    pair: tuple[exp.Expression, exp.Expression],
+    items: Sequence[tuple[plan.Node, set[str]]],
+    order: list[int],
+    candidate: int,
+    estimates: RowEstimates,
+) -> float:
+    """Return the smaller table row count of the two key columns of one equality."""
+    left, right = pair
+    sizes = []
+    for side, indexes in ((left, order), (right, [candidate])):
+        alias = _single_alias(side)
+        owner = next((i for i in indexes if alias in items[i][1]), None) if alias else None
+        if owner is None:
+            sizes.append(max(estimates.rows(items[i][0]) for i in indexes))
+        else:
+            sizes.append(estimates.alias_rows(items[owner][0], alias))
+    return min(sizes)
+
+
+def _single_alias(expression: exp.Expression) -> str | None:
+    tables = {column.table for column in expression.find_all(exp.Column) if column.table}
+    return tables.pop() if len(tables) == 1 else None
+
+
+def _scans(node: plan.Node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, plan.Scan):
+            yield current
+        stack.extend(current.inputs)
