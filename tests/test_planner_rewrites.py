@@ -180,3 +180,11 @@ def test_stacked_filters_become_one(context):
     filters = [line for line in context.explain(sql).splitlines() if line.strip().startswith("Filter")]
     assert len(filters) == 1, filters
     assert any("<> 0" in line and "> 1" in line for line in filters)
+
+
+def test_filter_only_column_dropped_before_join(context, duck):
+    sql = "SELECT s_key FROM supplier, nation WHERE s_nation = n_key AND n_name = 'PERU'"
+    lines = [line.strip() for line in context.explain(sql).splitlines()]
+    position = lines.index("Filter \"nation.n_name\" = 'PERU'")
+    assert lines[position - 1] == "Project nation.n_key"
+    assert Counter(context.sql(sql).rows()) == Counter(duck.sql(sql).fetchall())

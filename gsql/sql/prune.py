@@ -102,9 +102,28 @@ def _apply(node: plan.Node, needed: set[str]) -> None:
     elif isinstance(node, (plan.Filter, plan.Sort, plan.Limit)):
         node.columns = list(node.input.columns)
     elif isinstance(node, plan.Join):
+        reads = needed | set(node.left_keys) | set(node.right_keys) | _columns_of(node.residual)
+        node.left = _narrowed(node.left, reads)
+        node.right = _narrowed(node.right, reads)
         node.columns = list(node.left.columns) + list(node.right.columns)
     elif isinstance(node, plan.MarkJoin):
         node.columns = list(node.left.columns) + [node.mark]
     elif isinstance(node, plan.Window):
         own = node.columns[len(node.columns) - len(node.calls) :]
         node.columns = list(node.input.columns) + own
+
+
+def _narrowed(child: plan.Node, needed: set[str]) -> plan.Node:
+    """Drop the columns that a filter below a join read but nothing above the join reads.
+
+    A filter keeps every column of its input, so a column used only by the filter would
+    otherwise travel through the join, where copying it costs the most (a string column
+    carried through a join of 700,000 rows took longer than the join itself).
+    """
+    if not isinstance(child, plan.Filter):
+        return child
+    kept = [column for column in child.columns if column in needed]
+    if len(kept) == len(child.columns):
+        return child
+    expressions = [exp.Column(this=exp.to_identifier(column, quoted=True)) for column in kept]
+    return plan.Project(kept, input=child, expressions=expressions)
