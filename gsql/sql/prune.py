@@ -117,13 +117,13 @@ def _narrowed(child: plan.Node, needed: set[str]) -> plan.Node:
     """Drop the columns that a filter below a join read but nothing above the join reads.
 
     A filter keeps every column of its input, so a column used only by the filter would
-    otherwise travel through the join, where copying it costs the most (a string column
-    carried through a join of 700,000 rows took longer than the join itself).
+    otherwise travel through the join, where copying it costs the most. A string column
+    carried through a join of 700,000 rows took longer than the join itself.
     """
     if not isinstance(child, plan.Filter):
         return child
-    kept = [column for column in child.columns if column in needed]
-    if len(kept) == len(child.columns):
+    read = [column for column in child.columns if column in needed]
+    if len(read) == len(child.columns):
         return child
-    expressions = [exp.Column(this=exp.to_identifier(column, quoted=True)) for column in kept]
-    return plan.Project(kept, input=child, expressions=expressions)
+    expressions = [exp.Column(this=exp.to_identifier(column, quoted=True)) for column in read]
+    return plan.Project(read, input=child, expressions=expressions)
