@@ -1,8 +1,8 @@
 """Choose the order of inner joins from rough row-count estimates.
 
 The order of inner joins never changes which rows a query returns, only how many rows the
-joins in between carry. The planner starts from the FROM item with the fewest estimated rows
-and then, step by step, joins the connected item whose join it estimates smallest.
+joins in between carry. From a starting FROM item, the planner joins at each step the
+connected item whose join it estimates smallest, and it keeps the cheapest of these orders.
 
 The estimates are deliberately simple, because gsql keeps no column statistics:
 
@@ -98,8 +98,8 @@ def join_order(
     `key_pairs(joined, candidate)` lists the equality key pairs between the aliases joined so
     far and a candidate's aliases. A candidate without any would make a cross product, so it
     waits until nothing else is left. The greedy walk runs from every starting item (from the
-    smallest only, past `_EXHAUSTIVE_STARTS` items) and the order with the smallest sum of
-    estimated intermediate rows wins: starting from the smallest table can force a large join
+    smallest only, past `_EXHAUSTIVE_STARTS` items), and the order with the smallest sum of
+    estimated intermediate rows wins. Starting from the smallest table can force a large join
     early, as `nation` before `supplier` and `lineitem` does in TPC-H q09.
     """
     rows = [estimates.rows(node) for node, _ in items]
@@ -129,7 +129,7 @@ def _greedy(
     key_pairs: Callable[[set[str], set[str]], list[tuple[exp.Expression, exp.Expression]]],
     estimates: RowEstimates,
 ) -> tuple[float, list[int]]:
-    """Join the cheapest connected item at each step; return the total rows and the order."""
+    """Return the total estimated rows and the order of joining the cheapest item at each step."""
     order = [first]
     joined = set(items[first][1])
     current_rows = rows[first]
