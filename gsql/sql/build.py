@@ -321,9 +321,10 @@ class _PlanBuilder:
                 if derived is not None and _filterable(derived):
                     item.relation = self._filter(item.relation, derived, scope)
 
+        equalities = _equalities(pending)
         order = join_order(
             [(item.relation, item.aliases) for item in remaining_items],
-            lambda joined, other: _key_pairs(pending, joined, other),
+            lambda joined, other: _key_pairs(equalities, joined, other),
             RowEstimates(),
         )
         remaining_items = [remaining_items[index] for index in order]
@@ -931,9 +932,26 @@ def _equi_pair(conjunct: exp.Expression, left: set[str], right: set[str]):
     return None
 
 
-def _key_pairs(pending: list[exp.Expression], joined: set[str], other: set[str]) -> list:
-    pairs = (_equi_pair(conjunct, joined, other) for conjunct in pending)
-    return [pair for pair in pairs if pair is not None]
+def _equalities(pending: list[exp.Expression]) -> list[tuple[exp.Expression, set[str], exp.Expression, set[str]]]:
+    """Return each equality between two sides that both read tables, with their aliases."""
+    found = []
+    for conjunct in pending:
+        if isinstance(conjunct, exp.EQ) and _pushable(conjunct):
+            a, b = conjunct.this, conjunct.expression
+            aliases_a, aliases_b = _aliases(a), _aliases(b)
+            if aliases_a and aliases_b:
+                found.append((a, aliases_a, b, aliases_b))
+    return found
+
+
+def _key_pairs(equalities: list, joined: set[str], other: set[str]) -> list:
+    pairs = []
+    for a, aliases_a, b, aliases_b in equalities:
+        if aliases_a <= joined and aliases_b <= other:
+            pairs.append((a, b))
+        elif aliases_a <= other and aliases_b <= joined:
+            pairs.append((b, a))
+    return pairs
 
 
 def _join_kind(join: exp.Join | None) -> str:

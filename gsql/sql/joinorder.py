@@ -36,8 +36,16 @@ class RowEstimates:
 
     def __init__(self) -> None:
         self._counts: dict[int, float] = {}
+        self._rows: dict[int, float] = {}
+        self._alias_rows: dict[tuple[int, str], float] = {}
 
     def rows(self, node: plan.Node) -> float:
+        key = id(node)
+        if key not in self._rows:
+            self._rows[key] = self._estimate(node)
+        return self._rows[key]
+
+    def _estimate(self, node: plan.Node) -> float:
         if isinstance(node, plan.Scan):
             return self.table_rows(node)
         if isinstance(node, plan.Values):
@@ -65,10 +73,11 @@ class RowEstimates:
 
     def alias_rows(self, node: plan.Node, alias: str) -> float:
         """Rows of the table behind `alias` before any filter: the size of its key domain."""
-        for scan in _scans(node):
-            if scan.alias == alias:
-                return self.table_rows(scan)
-        return self.rows(node)
+        key = (id(node), alias)
+        if key not in self._alias_rows:
+            scan = next((scan for scan in _scans(node) if scan.alias == alias), None)
+            self._alias_rows[key] = self.table_rows(scan) if scan is not None else self.rows(node)
+        return self._alias_rows[key]
 
 
 def selectivity(predicate: exp.Expression) -> float:
