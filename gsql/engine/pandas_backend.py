@@ -22,7 +22,7 @@ from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type
 import gsql.engine.arrow_functions  # noqa: F401  (registers the function kernels)
 from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
-from gsql.engine.sorting import sort_indices
+from gsql.engine.sorting import sort_indices, top_indices
 from gsql.engine.window import compute_window
 from gsql.errors import ExecutionError
 from gsql.sql import plan
@@ -441,7 +441,10 @@ def _sort(backend: PandasBackend, node: plan.Sort, inputs: list[pd.DataFrame]) -
     frame = inputs[0]
     if len(frame) < 2:
         return frame
-    indices = sort_indices(table_from_frame(frame), node.keys)
+    if node.top is not None:
+        indices = top_indices(table_from_frame(frame), node.keys, node.top)
+    else:
+        indices = sort_indices(table_from_frame(frame), node.keys)
     return frame.take(indices.to_numpy()).reset_index(drop=True)
 
 

@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 
 from gsql.sql import plan
 
-__all__ = ["sort_indices"]
+__all__ = ["sort_indices", "top_indices"]
 
 
 def sort_indices(table: pa.Table, keys: list[plan.SortKey]) -> pa.Array:
@@ -30,3 +30,47 @@ def sort_indices(table: pa.Table, keys: list[plan.SortKey]) -> pa.Array:
         columns[name] = values
         sort_keys.append((name, order, placement))
     return pc.sort_indices(pa.table(columns), sort_keys=sort_keys)
+
+
+def top_indices(table: pa.Table, keys: list[plan.SortKey], count: int) -> pa.Array:
+    """Return the first `count` indices of `sort_indices(table, keys)`, sorting fewer rows.
+
+    When `count` is small, the value of the first key at rank `count` bounds the result: only
+    rows at or before it on that key (ties included) can reach the top, so only they are
+    sorted. They keep their input order, so the stable sort ranks them as a full sort would.
+    """
+    first = table.column(keys[0].column)
+    if count >= table.num_rows // 4 or not _bounded_type(first.type):
+        return sort_indices(table, keys)[:count]
+    key = keys[0]
+    nulls = first.null_count
+    # NULLs come first or last as a block, so only the non-NULL values need a bound.
+    needed = count - nulls if key.nulls_first else count
+    if needed <= 0:
+        candidates = pc.indices_nonzero(pc.is_null(first))
+    elif len(first) - nulls < needed:
+        return sort_indices(table, keys)[:count]
+    else:
+        values = pc.drop_null(first) if nulls else first
+        order = "descending" if key.descending else "ascending"
+        chosen = values.take(pc.select_k_unstable(values, k=needed, sort_keys=[("key", order)]))
+        if key.descending:
+            within = pc.greater_equal(first, pc.min(chosen))
+        else:
+            within = pc.less_equal(first, pc.max(chosen))
+        if nulls and key.nulls_first:
+            within = pc.or_kleene(within, pc.is_null(first))
+        candidates = pc.indices_nonzero(pc.fill_null(within, False))
+    ranked = sort_indices(table.take(candidates), keys)[:count]
+    return candidates.take(ranked)
+
+
+def _bounded_type(value_type: pa.DataType) -> bool:
+    """Return whether comparisons order every value of the type (floats can hold NaN)."""
+    return (
+        pa.types.is_integer(value_type)
+        or pa.types.is_decimal(value_type)
+        or pa.types.is_temporal(value_type)
+        or pa.types.is_string(value_type)
+        or pa.types.is_large_string(value_type)
+    )

@@ -658,12 +658,13 @@ class _PlanBuilder:
         result: plan.Node = plan.Project(columns, input=holder.node, expressions=expressions)
         if distinct:
             result = plan.Distinct(result.columns, input=result)
+        sort = None
         if sort_keys:
-            result = plan.Sort(result.columns, input=result, keys=sort_keys)
+            result = sort = plan.Sort(result.columns, input=result, keys=sort_keys)
         if hidden:
             visible = columns[: len(names)]
             result = plan.Project(visible, input=result, expressions=[_ref(c) for c in visible])
-        return self._limit(select, Relation(result, names, display))
+        return self._limit(select, Relation(result, names, display), sort)
 
     def _order_column(
         self,
@@ -707,10 +708,11 @@ class _PlanBuilder:
                     )
                 keys.append(_sort_key(column, ordered))
             node = plan.Sort(relation.node.columns, input=relation.node, keys=keys)
-            relation = Relation(node, relation.names, relation.display)
+            return self._limit(expression, Relation(node, relation.names, relation.display), node)
         return self._limit(expression, relation)
 
-    def _limit(self, expression: exp.Expression, relation: Relation) -> Relation:
+    def _limit(self, expression: exp.Expression, relation: Relation, sort: plan.Sort | None = None) -> Relation:
+        """Apply LIMIT and OFFSET; `sort` is the ORDER BY of the same query level, if any."""
         limit = expression.args.get("limit")
         offset = expression.args.get("offset")
         if limit is None and offset is None:
@@ -718,6 +720,9 @@ class _PlanBuilder:
         count = _integer(limit.expression, "LIMIT") if limit is not None else None
         skip = _integer(offset.expression, "OFFSET") if offset is not None else 0
         node = plan.Limit(relation.node.columns, input=relation.node, limit=count, offset=skip)
+        if count is not None and sort is not None:
+            # Only this query level's own sort: a CTE's sort may be read elsewhere in full.
+            sort.top = count + skip
         return Relation(node, relation.names, relation.display)
 
 

@@ -316,10 +316,15 @@ class SortKey:
 
 @dataclass(eq=False)
 class Sort(Node):
-    """Order the rows by `keys`; the sort is stable."""
+    """Order the rows by `keys`; the sort is stable.
+
+    `top`, when set, says that a LIMIT above reads only the first `top` rows, so an engine
+    may return just those. Engines that ignore it stay correct, because the LIMIT remains.
+    """
 
     input: Node = None  # type: ignore[assignment]
     keys: list[SortKey] = field(default_factory=list)
+    top: int | None = None
 
     @property
     def inputs(self) -> list[Node]:
