@@ -111,21 +111,27 @@ def _filter(backend: PandasBackend, node: plan.Filter, inputs: list[pd.DataFrame
         return _select_rows(frame, lambda column: column.filter(keep), keep)
     # AND of several conditions: each one runs only on the rows that passed the ones before,
     # as DuckDB evaluates a conjunction, so `x <> 0 AND 1 // x > 0` never divides by zero, and
-    # only the columns a condition reads are narrowed between conditions.
-    selection: pa.Array | None = None
+    # only the columns a condition reads are narrowed between conditions. The rows kept so far
+    # are a boolean mask: Arrow's filter is fast on chunked columns, where `take` is not.
+    passed: np.ndarray | None = None
     for part in parts:
+        selection = None if passed is None else pa.array(passed, pa.bool_())
         keep = _mask(_narrowed_evaluator(frame, selection, backend.dialect), part)
         if isinstance(keep, bool):
             if not keep:
                 return frame.iloc[0:0]
             continue
-        passed = pc.indices_nonzero(keep)
-        selection = passed if selection is None else selection.take(passed)
-        if len(selection) == 0:
-            break
-    if selection is None:
+        kept = keep.to_numpy(zero_copy_only=False)
+        if passed is None:
+            passed = kept.copy()
+        else:
+            passed[np.flatnonzero(passed)[~kept]] = False
+        if not passed.any():
+            return frame.iloc[0:0]
+    if passed is None:
         return frame
-    return _select_rows(frame, lambda column: column.take(selection), None, len(selection))
+    selection = pa.array(passed, pa.bool_())
+    return _select_rows(frame, lambda column: column.filter(selection), selection)
 
 
 def _conjunction(predicate: exp.Expression) -> list[exp.Expression]:
@@ -149,27 +155,26 @@ def _mask(evaluator: Evaluator, predicate: exp.Expression) -> pa.ChunkedArray | 
 
 
 def _narrowed_evaluator(frame: pd.DataFrame, selection: pa.Array | None, dialect: str) -> Evaluator:
+    """Return an evaluator over the rows where `selection` is true (all rows when None)."""
     if selection is None:
         return _evaluator(frame, dialect)
-    taken: dict[str, pa.ChunkedArray] = {}
+    narrowed: dict[str, pa.ChunkedArray] = {}
 
     def column(name: str) -> pa.ChunkedArray:
-        if name not in taken:
-            taken[name] = _chunked(frame, name).take(selection)
-        return taken[name]
+        if name not in narrowed:
+            narrowed[name] = _chunked(frame, name).filter(selection)
+        return narrowed[name]
 
-    return Evaluator(column, len(selection), dialect)
+    return Evaluator(column, int(pc.sum(selection).as_py() or 0), dialect)
 
 
 def _select_rows(
     frame: pd.DataFrame,
     select: Callable[[pa.ChunkedArray], pa.ChunkedArray],
-    keep: pa.ChunkedArray | None,
-    length: int | None = None,
+    keep: pa.ChunkedArray | pa.Array,
 ) -> pd.DataFrame:
     if frame.columns.size == 0:
-        if length is None:
-            length = int(pc.sum(keep.cast(pa.int64())).as_py() or 0)
+        length = int(pc.sum(keep.cast(pa.int64())).as_py() or 0)
         return pd.DataFrame(index=pd.RangeIndex(length))
     table = table_from_frame(frame)
     return frame_from_table(pa.table({name: select(table.column(name)) for name in table.column_names}))
