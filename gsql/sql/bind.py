@@ -22,6 +22,7 @@ from sqlglot.schema import MappingSchema, normalize_name
 
 from gsql.catalogs import Catalog, TableSource, source_from_path, source_from_table_function
 from gsql.errors import BindError, UnsupportedError, suggest
+from gsql.sql.joins import check_using_columns, mark_asof_using
 from gsql.types import sql_type
 
 __all__ = ["BoundQuery", "bind_query"]
@@ -65,6 +66,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
 
     _alias_subquery_outputs(expression)
     schema = MappingSchema(mapping, dialect=dialect)
+    check_using_columns(expression, schema)
+    mark_asof_using(expression)
     try:
         qualified = qualify(
             expression,
@@ -100,6 +103,8 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
                 continue
             table = join.this.this
             inner_joins = list(table.args.get("joins") or [])
+            if join.args.get("using"):
+                raise UnsupportedError(f"USING after a parenthesized join is not supported: `{join.sql()[:80]}`")
             kinds = [join, *inner_joins]
             if any((j.side or "") or (j.kind or "").upper() not in ("", "INNER", "CROSS") for j in kinds):
                 raise UnsupportedError(

@@ -26,6 +26,7 @@ from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliase
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
 from gsql.sql.expressions import check_supported, display_name
+from gsql.sql.joins import asof_condition, asof_kind, plan_asof_join
 
 __all__ = ["Relation", "build_plan"]
 
@@ -222,6 +223,7 @@ class _PlanBuilder:
 
         outer = any(
             _join_kind(join) in ("left", "right", "full", "semi", "anti", "positional")
+            or _join_kind(join).startswith("asof")
             for _, join in items[1:]
         )
         if outer:
@@ -336,8 +338,12 @@ class _PlanBuilder:
             kind = _join_kind(join)
             if kind in ("left", "full", "semi", "anti", "positional"):
                 null_supplied |= item.aliases
-            if kind in ("right", "full", "positional"):
+            if kind in ("right", "full", "positional", "asof_right", "asof_full"):
                 null_supplied |= seen
+            if kind.startswith("asof"):
+                # Every right row of an ASOF join competes to be the nearest match, so a WHERE
+                # filter on the right input would change which row other rows match.
+                null_supplied |= item.aliases
             seen |= item.aliases
 
         pending: list[exp.Expression] = []
@@ -352,6 +358,10 @@ class _PlanBuilder:
         current = items[0][0]
         for item, join in items[1:]:
             kind = _join_kind(join)
+            if kind.startswith("asof"):
+                condition = asof_condition(join)
+                current = plan_asof_join(self, current, item, kind[len("asof_") :], condition, scope)
+                continue
             condition = list(_conjuncts(join.args["on"])) if join.args.get("on") else []
             condition = self._push_on_conditions(current, item, kind, condition, scope)
             if kind == "inner":
@@ -927,6 +937,9 @@ def _join_kind(join: exp.Join | None) -> str:
         return "inner"
     side = (join.side or "").lower()
     kind = (join.kind or "").lower()
+    asof = asof_kind(join)
+    if asof is not None:
+        return f"asof_{asof}"
     if kind in ("semi", "anti"):
         return kind
     if (join.args.get("method") or "").upper() == "POSITIONAL":
@@ -951,6 +964,8 @@ def _check_join(join: exp.Join) -> None:
         if value in (None, [], False) or name in _JOIN_ARGS:
             continue
         if name == "method" and str(value).upper() == "POSITIONAL" and not join.args.get("on"):
+            continue
+        if name == "method" and str(value).upper() == "ASOF":
             continue
         raise UnsupportedError(f"join clause `{name.upper()}` is not supported (in `{join.sql()[:80]}`)")
     if join.args.get("using"):
