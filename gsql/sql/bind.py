@@ -22,7 +22,7 @@ from sqlglot.schema import MappingSchema, normalize_name
 
 from gsql.catalogs import Catalog, TableSource, source_from_path, source_from_table_function
 from gsql.errors import BindError, UnsupportedError, suggest
-from gsql.sql.joins import check_using_columns, mark_asof_using
+from gsql.sql.joins import check_using_columns, coalesce_using_chains, mark_asof_using
 from gsql.types import sql_type
 
 __all__ = ["BoundQuery", "bind_query"]
@@ -78,6 +78,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         )
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
+    coalesce_using_chains(qualified)
     return BoundQuery(qualified, dialect, sources, column_names)
 
 

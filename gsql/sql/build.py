@@ -26,7 +26,13 @@ from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliase
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
 from gsql.sql.expressions import check_supported, display_name
-from gsql.sql.joins import asof_condition, asof_kind, plan_asof_join
+from gsql.sql.joins import (
+    asof_condition,
+    asof_kind,
+    has_subquery,
+    plan_asof_join,
+    plan_join_with_subqueries,
+)
 
 __all__ = ["Relation", "build_plan"]
 
@@ -369,6 +375,9 @@ class _PlanBuilder:
                 extra = [c for c in pending if _pushable(c) and _aliases(c) and _aliases(c) <= available and not (_aliases(c) & null_supplied)]
                 pending = [c for c in pending if not any(c is e for e in extra)]
                 condition += extra
+            if kind != "positional" and any(has_subquery(c) for c in condition):
+                current = plan_join_with_subqueries(self, current, item, kind, condition, scope)
+                continue
             current = self._join(current, item, kind, condition, scope)
         return current.relation, scope, pending
 
@@ -420,6 +429,10 @@ class _PlanBuilder:
         residual_expression = None
         if residual:
             residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual, copy=False))
+        if kind in ("left", "right", "full") and not left_keys and residual_expression is None:
+            # Without a condition every pair matches, but an empty input must still keep the
+            # other side's rows, which a cross product would drop.
+            residual_expression = exp.true()
         if kind in ("semi", "anti"):
             return self._semi_join(left, left_node, right_node, kind, left_keys, right_keys, residual_expression)
         node: plan.Node = plan.Join(

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 _ASOF_USING = "gsql_asof_using"
+_USING_CHAIN = "gsql_using_chain"
 _INEQUALITIES = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 # The comparison with its operands swapped: `a > b` is `b < a`.
 _FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
@@ -77,6 +78,9 @@ def check_using_columns(expression: exp.Expression, schema: Schema) -> None:
     because `b` could come from either (PostgreSQL and DuckDB reject it). A column merged by
     an earlier USING counts once. Joins whose inputs have columns sqlglot cannot list (a `*`
     over a CTE) are not checked.
+
+    Each join whose USING column was merged earlier in the chain also records the inputs that
+    have it, so `coalesce_using_chains` can compare with all of them after qualification.
     """
     for scope in traverse_scope(expression):
         select = scope.expression
@@ -86,15 +90,16 @@ def check_using_columns(expression: exp.Expression, schema: Schema) -> None:
         from_ = select.args.get("from_")
         if from_ is None:
             continue
+        items = [from_.this] + [join.this for join in joins]
         try:
             resolver = Resolver(scope, schema)
-            columns = [_source_columns(resolver, from_.this)]
-            columns += [_source_columns(resolver, join.this) for join in joins]
+            columns = [_source_columns(resolver, item) for item in items]
         except (sqlglot.errors.SqlglotError, KeyError, ValueError):
             continue
         if any(source is None for source in columns):
             continue
-        _check_using_chain(joins, columns)
+        sources = [(item.alias_or_name, names) for item, names in zip(items, columns)]
+        _check_using_chain(joins, sources)
 
 
 def _source_columns(resolver: Resolver, item: exp.Expression) -> list[str] | None:
@@ -104,28 +109,58 @@ def _source_columns(resolver: Resolver, item: exp.Expression) -> list[str] | Non
     return list(names)
 
 
-def _check_using_chain(joins: list[exp.Join], columns: list[list[str]]) -> None:
-    # How many inputs on the left side so far have each column, and which columns USING merged.
-    counts: dict[str, int] = {}
+def _using_names(join: exp.Join) -> list[str]:
+    return [
+        identifier.name if identifier.quoted else identifier.name.lower()
+        for identifier in join.args.get("using") or []
+    ]
+
+
+def _check_using_chain(joins: list[exp.Join], sources: list[tuple[str, list[str]]]) -> None:
+    # The inputs on the left side so far that have each column, and the columns USING merged.
+    owners: dict[str, list[str]] = {}
     merged: set[str] = set()
-    for name in columns[0]:
-        counts[name] = counts.get(name, 0) + 1
-    for join, right in zip(joins, columns[1:]):
-        for identifier in join.args.get("using") or []:
-            name = identifier.name if identifier.quoted else identifier.name.lower()
-            if name not in merged and counts.get(name, 0) > 1:
+    for name in sources[0][1]:
+        owners.setdefault(name, []).append(sources[0][0])
+    for join, (alias, right) in zip(joins, sources[1:]):
+        using = _using_names(join)
+        chained: dict[str, list[str]] = {}
+        for name in using:
+            found = owners.get(name, [])
+            if name not in merged and len(found) > 1:
                 raise BindError(
                     f"column `{name}` in USING is ambiguous: more than one table on the left of "
                     "the join has it; write the join condition with ON"
                 )
-        using = {
-            identifier.name if identifier.quoted else identifier.name.lower()
-            for identifier in join.args.get("using") or []
-        }
+            if len(found) > 1:
+                chained[name] = list(found)
+        if chained:
+            join.meta[_USING_CHAIN] = chained
         for name in right:
-            if name not in using:
-                counts[name] = counts.get(name, 0) + 1
-        merged |= using
+            owners.setdefault(name, []).append(alias)
+        merged |= set(using)
+
+
+def coalesce_using_chains(expression: exp.Expression) -> None:
+    """Compare a USING column merged earlier in the chain through COALESCE of all its inputs.
+
+    In `t1 FULL JOIN t2 USING (a) JOIN t3 USING (a)` the second join compares
+    `COALESCE(t1.a, t2.a)` with `t3.a`, because t1.a is NULL for rows only t2 has. sqlglot
+    30.30 compares `t1.a` alone when USING names one column.
+    """
+    for join in expression.find_all(exp.Join):
+        chained = join.meta.get(_USING_CHAIN)
+        on = join.args.get("on")
+        if not chained or on is None:
+            continue
+        for node in list(on.find_all(exp.EQ)):
+            left, right = node.this, node.expression
+            if not isinstance(left, exp.Column) or not isinstance(right, exp.Column):
+                continue
+            if right.table != join.alias_or_name or right.name not in chained:
+                continue
+            columns = [exp.column(right.name, table=alias) for alias in chained[right.name]]
+            node.set("this", exp.Coalesce(this=columns[0], expressions=columns[1:]))
 
 
 def mark_asof_using(expression: exp.Expression) -> None:
@@ -343,3 +378,66 @@ def _attach_matches(
         left_keys=[pair_right],
         right_keys=[right_rid],
     )
+
+
+# Subqueries in the ON condition of outer, semi and anti joins --------------------------------
+
+
+def has_subquery(expression: exp.Expression) -> bool:
+    """Return whether `expression` contains a subquery (EXISTS, IN or a scalar subquery)."""
+    return any(
+        isinstance(node, (exp.Subquery, exp.Select, exp.Exists)) for node in expression.walk()
+    )
+
+
+def plan_join_with_subqueries(
+    builder: _PlanBuilder,
+    left: _FromItem,
+    right: _FromItem,
+    kind: str,
+    condition: list[exp.Expression],
+    scope: Scope,
+) -> _FromItem:
+    """Plan a join whose ON condition contains subqueries, for any join kind.
+
+    The rows of both inputs are numbered, and the matching (left row, right row) pairs are the
+    rows of their inner join that pass the whole condition, where the subqueries are planned as
+    in a WHERE clause. Outer, semi and anti joins then join those pairs back to the numbered
+    rows, which keeps the unmatched rows exactly as the outer join defines them.
+    """
+    from gsql.sql.build import _FromItem, _ref
+
+    plain = [conjunct for conjunct in condition if not has_subquery(conjunct)]
+    nested = [conjunct for conjunct in condition if has_subquery(conjunct)]
+    left_rid = builder.fresh("lrid")
+    right_rid = builder.fresh("rrid")
+    numbered_left = _number_rows(left.relation, left_rid)
+    numbered_right = _number_rows(right.relation, right_rid)
+
+    left_item = _FromItem(numbered_left, left.aliases)
+    right_item = _FromItem(numbered_right, right.aliases)
+    pairs = builder._join(left_item, right_item, "inner", plain, scope).relation
+    pairs = builder._filter(pairs, exp.and_(*nested, copy=False), scope)
+
+    if kind in ("semi", "anti"):
+        matched = builder.fresh("pl")
+        keys = plan.Project([matched], input=pairs, expressions=[_ref(left_rid)])
+        mark = builder.fresh("m")
+        marked = plan.MarkJoin(
+            numbered_left.columns + [mark],
+            left=numbered_left,
+            right=keys,
+            left_keys=[left_rid],
+            right_keys=[matched],
+            mark=mark,
+        )
+        keep = _ref(mark) if kind == "semi" else exp.Not(this=_ref(mark))
+        filtered = plan.Filter(marked.columns, input=marked, predicate=keep)
+        columns = left.relation.columns
+        node = plan.Project(columns, input=filtered, expressions=[_ref(c) for c in columns])
+        return _FromItem(node, left.aliases)
+
+    node = _attach_matches(builder, pairs, numbered_left, numbered_right, left_rid, right_rid, kind)
+    columns = left.relation.columns + right.relation.columns
+    node = plan.Project(columns, input=node, expressions=[_ref(c) for c in columns])
+    return _FromItem(node, left.aliases | right.aliases)
