@@ -29,9 +29,14 @@ from gsql.sql.expressions import check_supported, display_name
 from gsql.sql.joins import (
     asof_condition,
     asof_kind,
+    depends_on_lateral,
     has_subquery,
+    is_lateral,
+    lateral_block_items,
+    lateral_query,
     plan_asof_join,
     plan_join_with_subqueries,
+    plan_lateral_join,
 )
 
 __all__ = ["Relation", "build_plan"]
@@ -93,6 +98,8 @@ class _PlanBuilder:
         self.dialect = bound.dialect
         self._counter = itertools.count()
         self.current_ctes: dict[str, Relation] = {}
+        # The outer rows of the LATERAL subquery being built, if any.
+        self.lateral = None
 
     def fresh(self, prefix: str) -> str:
         return f"_{prefix}{next(self._counter)}"
@@ -126,6 +133,8 @@ class _PlanBuilder:
             body = cte.this
             if with_.args.get("recursive") and _reads_table(body, name):
                 ctes[name] = self._recursive_cte(cte, name, ctes)
+            elif depends_on_lateral(self, body):
+                ctes[name] = lateral_query(self, body, ctes)
             else:
                 ctes[name] = self.query(body, ctes)
         return ctes
@@ -218,12 +227,22 @@ class _PlanBuilder:
         if from_ is None:
             if select.args.get("joins"):
                 raise UnsupportedError("JOIN without FROM is not supported")
+            scope = Scope()
+            lateral_items = lateral_block_items(self, select, scope, [])
+            if lateral_items:
+                return self._inner_joins(lateral_items, conjuncts, scope)
             return plan.Values([], rows=[()]), Scope(), conjuncts
 
         scope = Scope()
         first = self._from_item(from_.this, ctes, scope)
         joins = select.args.get("joins") or []
+        earlier = {from_.this.alias_or_name}
+        for join in joins:
+            if is_lateral(join, earlier):
+                return self._lateral_joins(select, first, joins, ctes, conjuncts, scope)
+            earlier.add(join.this.alias_or_name)
         items = [(first, None)] + [(self._from_item(join.this, ctes, scope), join) for join in joins]
+        items = lateral_block_items(self, select, scope, items)
         for _, join in items[1:]:
             _check_join(join)
 
@@ -236,6 +255,44 @@ class _PlanBuilder:
             return self._ordered_joins(items, conjuncts, scope)
         return self._inner_joins(items, conjuncts, scope)
 
+    def _lateral_joins(
+        self,
+        select: exp.Select,
+        first: _FromItem,
+        joins: list[exp.Join],
+        ctes: dict[str, Relation],
+        conjuncts: list[exp.Expression],
+        scope: Scope,
+    ) -> tuple[plan.Node, Scope, list[exp.Expression]]:
+        """Join FROM items in the written order when some are LATERAL; WHERE applies after."""
+        if lateral_block_items(self, select, scope, [(first, None)]) != [(first, None)]:
+            raise UnsupportedError("a LATERAL join inside a LATERAL subquery is not supported")
+        current = first
+        pending: list[tuple[_FromItem, exp.Join | None]] = []
+        earlier = set(first.aliases)
+        for join in joins:
+            if is_lateral(join, earlier):
+                current = self._join_pending(current, pending, scope)
+                pending = []
+                current = plan_lateral_join(self, current, join, _join_kind(join), ctes, scope)
+            else:
+                _check_join(join)
+                pending.append((self._from_item(join.this, ctes, scope), join))
+            earlier.add(join.this.alias_or_name)
+        current = self._join_pending(current, pending, scope)
+        return current.relation, scope, conjuncts
+
+    def _join_pending(
+        self, current: _FromItem, pending: list[tuple[_FromItem, exp.Join | None]], scope: Scope
+    ) -> _FromItem:
+        if not pending:
+            return current
+        node, _, _ = self._ordered_joins([(current, None), *pending], [], scope)
+        aliases = set(current.aliases)
+        for item, _ in pending:
+            aliases |= item.aliases
+        return _FromItem(node, aliases)
+
     def _from_item(self, item: exp.Expression, ctes: dict[str, Relation], scope: Scope) -> _FromItem:
         alias = item.alias_or_name
         if isinstance(item, exp.Table) and item.name.lower() in ctes and not item.args.get("db"):
@@ -243,6 +300,10 @@ class _PlanBuilder:
             return self._rename(relation, alias, scope)
         if isinstance(item, exp.Table):
             return self._scan(item, alias, scope)
+        if isinstance(item, exp.Subquery) and depends_on_lateral(self, item.this):
+            if any(item.args.get(clause) for clause in ("order", "limit", "offset")):
+                raise UnsupportedError("ORDER BY or LIMIT on a subquery inside a LATERAL subquery is not supported")
+            return self._rename(lateral_query(self, item.this, ctes), alias, scope)
         if isinstance(item, exp.Subquery):
             relation = self.query(item.this, ctes)
             relation = self._order_and_limit(item, relation)
