@@ -36,7 +36,12 @@ def parse_statements(text: str, dialect: str | None = None) -> list[exp.Expressi
         raise _syntax_error(error, text) from None
     except sqlglot.errors.TokenError as error:
         raise _token_error(error, text) from None
-    statements = [statement for statement in statements if statement is not None]
+    # A comment after the last `;` parses as a Semicolon statement that holds only the comment.
+    statements = [
+        statement
+        for statement in statements
+        if statement is not None and not isinstance(statement, exp.Semicolon)
+    ]
     for statement in statements:
         check_using_syntax(statement, text)
     return statements

@@ -777,6 +777,12 @@ def _duckdb_only_feature(node: exp.Expression) -> str | None:
     kind = type(node)
     if kind in _DUCKDB_ONLY_NODES:
         return _DUCKDB_ONLY_NODES[kind]
+    if isinstance(node, exp.Join) and (node.kind or "").upper() in ("MARK", "SINGLE"):
+        # `JOIN BY (TYPE mark)` and `(TYPE single)` expose join types internal to DuckDB.
+        return f"syntax JOIN BY (TYPE {node.kind.lower()})"
+    if isinstance(node, exp.Column) and node.name.lower() == "rowid":
+        # Only reached for a failed record, so a table with a real `rowid` column is not skipped.
+        return "pseudo-column rowid"
     if isinstance(node, exp.DataType):
         if node.this in _DUCKDB_ONLY_TYPES:
             return f"type {_DUCKDB_ONLY_TYPES[node.this]}"
