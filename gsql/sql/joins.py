@@ -86,7 +86,7 @@ def check_using_columns(expression: exp.Expression, schema: Schema) -> None:
     for scope in traverse_scope(expression):
         select = scope.expression
         joins = select.args.get("joins") if isinstance(select, exp.Select) else None
-        if not joins or not any(join.args.get("using") for join in joins):
+        if not joins or not any(join.args.get("using") or _join_method(join) == "NATURAL" for join in joins):
             continue
         from_ = select.args.get("from_")
         if from_ is None:
@@ -100,7 +100,8 @@ def check_using_columns(expression: exp.Expression, schema: Schema) -> None:
         if any(source is None for source in columns):
             continue
         sources = [(item.alias_or_name, names) for item, names in zip(items, columns)]
-        _check_using_chain(joins, sources)
+        star = any(isinstance(item, exp.Star) for item in select.expressions)
+        _check_using_chain(joins, sources, star)
 
 
 def _source_columns(resolver: Resolver, item: exp.Expression) -> list[str] | None:
@@ -117,7 +118,7 @@ def _using_names(join: exp.Join) -> list[str]:
     ]
 
 
-def _check_using_chain(joins: list[exp.Join], sources: list[tuple[str, list[str]]]) -> None:
+def _check_using_chain(joins: list[exp.Join], sources: list[tuple[str, list[str]]], star: bool) -> None:
     # The inputs on the left side so far that have each column, and the columns USING merged.
     owners: dict[str, list[str]] = {}
     merged: set[str] = set()
@@ -125,6 +126,15 @@ def _check_using_chain(joins: list[exp.Join], sources: list[tuple[str, list[str]
         owners.setdefault(name, []).append(sources[0][0])
     for join, (alias, right) in zip(joins, sources[1:]):
         using = _using_names(join)
+        if not using and _join_method(join) == "NATURAL":
+            using = [name for name in right if name in owners]
+        hidden = [name for name in right if name in merged and name not in using]
+        if star and hidden:
+            # sqlglot 30.30 leaves such a column out of `*`, while it is a column of its own.
+            raise UnsupportedError(
+                f"SELECT * where `{alias}.{hidden[0]}` has the name of a column merged by an "
+                "earlier USING is not supported; list the columns"
+            )
         chained: dict[str, list[str]] = {}
         for name in using:
             found = owners.get(name, [])
@@ -137,6 +147,8 @@ def _check_using_chain(joins: list[exp.Join], sources: list[tuple[str, list[str]
                 chained[name] = list(found)
         if chained:
             join.meta[_USING_CHAIN] = chained
+        if (join.kind or "").upper() in ("SEMI", "ANTI"):
+            continue  # The right input's columns are not visible after the join.
         for name in right:
             owners.setdefault(name, []).append(alias)
         merged |= set(using)
