@@ -232,7 +232,37 @@ USING_QUERIES = [
     "SELECT * FROM t1 FULL JOIN t2 USING (a) LEFT JOIN t3 USING (a)",
     "SELECT a, b, c FROM t1 FULL JOIN t2 USING (a)",
     "SELECT * FROM t1 JOIN t2 USING (a) JOIN t3 t3b USING (a)",
+    "SELECT * FROM t1 NATURAL FULL JOIN t2 JOIN t3 USING (a)",
+    "SELECT * FROM t1 SEMI JOIN t2 USING (a) JOIN t3 USING (a)",
+    "SELECT * FROM t1 ANTI JOIN t2 USING (a) FULL JOIN t3 USING (a)",
 ]
+
+
+PARENTHESIZED_QUERIES = [
+    "SELECT t1.a, t2.a, t3.a FROM t1 LEFT JOIN (t2 LEFT JOIN t3 ON t2.a = t3.a) ON t1.a = t2.a",
+    "SELECT t1.a, t2.a, t3.a FROM t1 LEFT JOIN (t2 JOIN t3 ON t2.a = t3.a) ON t1.a = t2.a",
+    "SELECT t1.a, t2.a, t3.a FROM t1 FULL JOIN (t2 LEFT JOIN t3 ON t2.a = t3.a) ON t1.a = t3.a",
+    "SELECT t1.a, t2.a, t3.a FROM t1 JOIN (t2 LEFT JOIN t3 ON t2.a = t3.a) ON t1.a = t2.a WHERE t3.b IS NULL",
+    "SELECT t1.a, t2.a, t3.a FROM t1 LEFT JOIN (t2 LEFT JOIN t3 ON t2.a = t3.a) ON false",
+    "SELECT t1.a, t2.a, t3.a FROM t1 RIGHT JOIN (t2 FULL JOIN t3 ON t2.a = t3.a) ON t1.a = t3.a",
+]
+
+
+@pytest.mark.parametrize("sql", PARENTHESIZED_QUERIES)
+def test_parenthesized_outer_join_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM t1 JOIN t2 USING (a) JOIN t3 ON t3.b = t1.b",
+        "SELECT * FROM t1 NATURAL JOIN t2 JOIN t3 ON t3.b = t1.b",
+    ],
+)
+def test_star_hiding_later_column_raises(context, sql):
+    with pytest.raises(UnsupportedError, match="merged by an earlier USING"):
+        context.sql(sql)
 
 
 @pytest.mark.parametrize("sql", USING_QUERIES)

@@ -91,7 +91,7 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
     for select in list(expression.find_all(exp.Select)):
         from_ = select.args.get("from_")
         joins = list(select.args.get("joins") or [])
-        if from_ is not None and _is_parenthesized_join(from_.this):
+        if from_ is not None and is_parenthesized_join(from_.this):
             table = from_.this.this
             inner_joins = list(table.args.get("joins") or [])
             table.set("joins", None)
@@ -99,7 +99,7 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
             joins = inner_joins + joins
         flattened: list[exp.Join] = []
         for join in joins:
-            if not _is_parenthesized_join(join.this):
+            if not is_parenthesized_join(join.this):
                 flattened.append(join)
                 continue
             table = join.this.this
@@ -107,10 +107,10 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
             if join.args.get("using"):
                 raise UnsupportedError(f"USING after a parenthesized join is not supported: `{join.sql()[:80]}`")
             kinds = [join, *inner_joins]
-            if any((j.side or "") or (j.kind or "").upper() not in ("", "INNER", "CROSS") for j in kinds):
-                raise UnsupportedError(
-                    f"a parenthesized join inside an outer join is not supported: `{join.sql()[:80]}`"
-                )
+            if any(_keeps_order(j) for j in kinds):
+                # The plan builder joins the parenthesized join first (`plan_parenthesized_join`).
+                flattened.append(join)
+                continue
             table.set("joins", None)
             flattened.append(exp.Join(this=table, on=join.args.get("on")))
             flattened.extend(inner_joins)
@@ -118,7 +118,13 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
             select.set("joins", flattened)
 
 
-def _is_parenthesized_join(node: exp.Expression) -> bool:
+def _keeps_order(join: exp.Join) -> bool:
+    """Return whether moving `join` within a chain of joins could change the result."""
+    kind = (join.kind or "").upper()
+    return bool(join.side) or kind not in ("", "INNER", "CROSS") or bool(join.args.get("method"))
+
+
+def is_parenthesized_join(node: exp.Expression) -> bool:
     return (
         isinstance(node, exp.Subquery)
         and not node.alias

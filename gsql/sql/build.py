@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
-from gsql.sql.bind import BoundQuery
+from gsql.sql.bind import BoundQuery, is_parenthesized_join
 from gsql.sql.prune import prune_columns
 from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
@@ -37,6 +37,7 @@ from gsql.sql.joins import (
     plan_asof_join,
     plan_join_with_subqueries,
     plan_lateral_join,
+    plan_parenthesized_join,
 )
 
 __all__ = ["Relation", "build_plan"]
@@ -300,6 +301,8 @@ class _PlanBuilder:
             return self._rename(relation, alias, scope)
         if isinstance(item, exp.Table):
             return self._scan(item, alias, scope)
+        if is_parenthesized_join(item):
+            return plan_parenthesized_join(self, item, ctes, scope)
         if isinstance(item, exp.Subquery) and depends_on_lateral(self, item.this):
             if any(item.args.get(clause) for clause in ("order", "limit", "offset")):
                 raise UnsupportedError("ORDER BY or LIMIT on a subquery inside a LATERAL subquery is not supported")

@@ -86,7 +86,9 @@ def check_using_columns(expression: exp.Expression, schema: Schema) -> None:
     for scope in traverse_scope(expression):
         select = scope.expression
         joins = select.args.get("joins") if isinstance(select, exp.Select) else None
-        if not joins or not any(join.args.get("using") or _join_method(join) == "NATURAL" for join in joins):
+        if not joins or not any(
+            join.args.get("using") or _join_method(join) == "NATURAL" for join in joins
+        ):
             continue
         from_ = select.args.get("from_")
         if from_ is None:
@@ -118,23 +120,23 @@ def _using_names(join: exp.Join) -> list[str]:
     ]
 
 
-def _check_using_chain(joins: list[exp.Join], sources: list[tuple[str, list[str]]], star: bool) -> None:
+def _check_using_chain(
+    joins: list[exp.Join], sources: list[tuple[str, list[str]]], star: bool
+) -> None:
     # The inputs on the left side so far that have each column, and the columns USING merged.
     owners: dict[str, list[str]] = {}
     merged: set[str] = set()
+    hidden: str | None = None
     for name in sources[0][1]:
         owners.setdefault(name, []).append(sources[0][0])
     for join, (alias, right) in zip(joins, sources[1:]):
         using = _using_names(join)
         if not using and _join_method(join) == "NATURAL":
             using = [name for name in right if name in owners]
-        hidden = [name for name in right if name in merged and name not in using]
-        if star and hidden:
-            # sqlglot 30.30 leaves such a column out of `*`, while it is a column of its own.
-            raise UnsupportedError(
-                f"SELECT * where `{alias}.{hidden[0]}` has the name of a column merged by an "
-                "earlier USING is not supported; list the columns"
-            )
+        semi = (join.kind or "").upper() in ("SEMI", "ANTI")
+        if not semi and hidden is None:
+            names = [name for name in right if name in merged and name not in using]
+            hidden = f"{alias}.{names[0]}" if names else None
         chained: dict[str, list[str]] = {}
         for name in using:
             found = owners.get(name, [])
@@ -147,11 +149,17 @@ def _check_using_chain(joins: list[exp.Join], sources: list[tuple[str, list[str]
                 chained[name] = list(found)
         if chained:
             join.meta[_USING_CHAIN] = chained
-        if (join.kind or "").upper() in ("SEMI", "ANTI"):
+        if semi:
             continue  # The right input's columns are not visible after the join.
         for name in right:
             owners.setdefault(name, []).append(alias)
         merged |= set(using)
+    if star and hidden is not None:
+        # sqlglot 30.30 leaves such a column out of `*`, while it is a column of its own.
+        raise UnsupportedError(
+            f"SELECT * where `{hidden}` has the name of a column merged by an earlier USING is "
+            "not supported; list the columns"
+        )
 
 
 def coalesce_using_chains(expression: exp.Expression) -> None:
@@ -671,3 +679,34 @@ def _local_aliases_deep(query: exp.Expression) -> set[str]:
         for join in select.args.get("joins") or []:
             aliases.add(join.this.alias_or_name)
     return aliases
+
+
+# Parenthesized joins -------------------------------------------------------------------------
+
+
+def plan_parenthesized_join(
+    builder: _PlanBuilder, item: exp.Subquery, ctes: dict, scope: Scope
+) -> _FromItem:
+    """Join the tables of `(a LEFT JOIN b ON ...)` first, as one FROM item with all their aliases."""
+    from gsql.sql.build import _check_join, _FromItem, _join_kind
+
+    table = item.this
+    first_table = table.copy()
+    first_table.set("joins", None)
+    joins = list(table.args.get("joins") or [])
+    items = [(builder._from_item(first_table, ctes, scope), None)]
+    for join in joins:
+        _check_join(join)
+        items.append((builder._from_item(join.this, ctes, scope), join))
+
+    ordered = any(_join_kind(join) not in ("inner", "cross") for join in joins)
+    if ordered:
+        node, _, pending = builder._ordered_joins(items, [], scope)
+    else:
+        node, _, pending = builder._inner_joins(items, [], scope)
+    if pending:
+        node = builder._filter(node, exp.and_(*pending, copy=False), scope)
+    aliases: set[str] = set()
+    for joined, _ in items:
+        aliases |= joined.aliases
+    return _FromItem(node, aliases)
