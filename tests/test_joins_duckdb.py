@@ -18,8 +18,8 @@ import gsql
 from gsql.errors import BindError, SqlSyntaxError, UnsupportedError
 
 TABLES = {
-    # Left rows for ASOF: a NULL key (3), a NULL time (4), a key without right rows (7) and a
-    # duplicate row (8 repeats 1).
+    # Left rows for ASOF: a NULL key (id 3), a NULL time (id 4), a key without right rows (id 7),
+    # and id 8 with the key and time of id 1.
     "l": pa.table(
         {
             "id": pa.array([1, 2, 3, 4, 5, 6, 7, 8], pa.int64()),

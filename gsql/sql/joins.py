@@ -1,10 +1,10 @@
-"""Join forms beyond plain equi and theta joins: USING checks and ASOF joins.
+"""Join forms beyond plain equi and theta joins: USING checks, ASOF, LATERAL, ON subqueries.
 
-An ASOF join matches each left row with at most one right row: among the right rows whose
-equality keys match, that satisfy the one inequality between a left and a right expression
-and every other ON conjunct, the nearest one in the direction of the inequality. With `>=` or
-`>` that is the right row with the largest right value, with `<=` or `<` the smallest. DuckDB
-defines the join this way (checked against DuckDB 2.0.1).
+An ASOF join matches each left row with at most one right row. The candidates are the right
+rows whose equality keys match and that satisfy the one inequality between a left and a right
+expression and every other ON conjunct. The match is the nearest candidate in the direction of
+the inequality: with `>=` or `>` the one with the largest right value, with `<=` or `<` the
+smallest. DuckDB 2.0.1 returns the same rows on the cases in tests/test_joins_duckdb.py.
 
 The planner builds it from ordinary nodes, so every engine runs it:
 
@@ -249,8 +249,8 @@ def plan_asof_join(
 ) -> _FromItem:
     """Plan an ASOF join of `left` and `right` (see the module docstring for its meaning).
 
-    SEMI and ANTI keep the left rows with and without a match; a nearest match exists exactly
-    when any matching right row does, so they are plain semi and anti joins.
+    SEMI and ANTI keep the left rows with and without a match. A nearest match exists exactly
+    when any candidate does, so they are plain semi and anti joins.
     """
     from gsql.sql.build import _FromItem, _ref
 
@@ -271,12 +271,14 @@ def plan_asof_join(
 
     left_item = _FromItem(numbered_left, left.aliases)
     right_item = _FromItem(right_node, right.aliases)
+    # NOTE: the candidates pair each left row with every right row of its key that passes the
+    # inequality, so a key with n left and m right rows costs up to n * m rows.
     candidates = builder._join(
         left_item, right_item, "inner", [inequality, *others], scope
     ).relation
 
     # NOTE: among right rows tied on the inequality value, row_number keeps one that depends on
-    # the order of the candidate rows; DuckDB also returns an arbitrary one of them.
+    # the order of the candidate rows. DuckDB also returns an arbitrary one of them.
     rank = builder.fresh("rank")
     descending = isinstance(inequality, (exp.GT, exp.GTE))
     ranked = plan.Window(
