@@ -278,7 +278,9 @@ class _PlanBuilder:
                 current = plan_lateral_join(self, current, join, _join_kind(join), ctes, scope)
             else:
                 _check_join(join)
-                pending.append((self._from_item(join.this, ctes, scope), join))
+                item = self._from_item(join.this, ctes, scope)
+                lateral_block_items(self, select, scope, [(item, join)])  # raises for a nested LATERAL's rows
+                pending.append((item, join))
             earlier.add(join.this.alias_or_name)
         current = self._join_pending(current, pending, scope)
         return current.relation, scope, conjuncts
