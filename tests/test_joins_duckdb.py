@@ -295,3 +295,16 @@ def test_outer_join_with_emptied_input_keeps_rows(context, duck, sql):
 def test_timestamp_string_cast_to_date(context, duck):
     sql = "SELECT CAST('2022-01-01 10:00:00' AS DATE) AS d, DATE '2022-01-02' > '2022-01-01 23:59:59' AS later"
     assert_same_multiset(context, duck, sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT a.i, EXISTS (SELECT 1 FROM s x SEMI JOIN s y ON x.i = y.i AND y.j > a.j) FROM a",
+        "SELECT a.i, EXISTS (SELECT 1 FROM s x ANTI JOIN s y ON x.i = y.i AND y.j > a.j) FROM a",
+        "SELECT a.i, (SELECT COUNT(*) FROM s x LEFT JOIN s y ON x.i = y.i AND y.j > a.j WHERE y.i IS NULL) FROM a",
+        "SELECT a.i, EXISTS (SELECT 1 FROM s x POSITIONAL JOIN s y WHERE y.i = a.i) FROM a",
+    ],
+)
+def test_outer_column_in_subquery_join_on(context, duck, sql):
+    assert_same_multiset(context, duck, sql)

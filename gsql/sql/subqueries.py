@@ -320,9 +320,12 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
     if modified.args.get("from_") is None:
         # A subquery without FROM reads only the outer row: it becomes the FROM.
         modified.set("from_", exp.From(this=joins.pop().this))
-    elif not any((join.side or "").upper() in ("RIGHT", "FULL") for join in joins):
+    elif not any(
+        (join.side or "").upper() in ("RIGHT", "FULL") or str(join.args.get("method") or "").upper() == "POSITIONAL"
+        for join in joins
+    ):
         # Put the outer rows first, so ON conditions of the subquery's joins can read them.
-        # Without RIGHT or FULL joins, crossing them in first gives the same rows.
+        # Without RIGHT, FULL or POSITIONAL joins, crossing them in first gives the same rows.
         original = list(select.args.get("joins") or [])
         added = joins[len(original) :]
         first_item = modified.args["from_"].this
