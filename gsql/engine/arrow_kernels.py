@@ -259,7 +259,33 @@ def cast_value(value: Value, target: pa.DataType, dialect: str = "duckdb", safe:
         except pa.ArrowInvalid:
             naive = _checked_cast(value, pa.timestamp(target.unit), safe)
             return pc.assume_timezone(naive, target.tz)
+    if _is_string(source) and pa.types.is_date32(target) and dialect == "duckdb":
+        return _string_to_date(value, target, safe)
     return _checked_cast(value, target, safe)
+
+
+# A date followed by a valid time of day and an optional zone offset, which DuckDB 2.0 casts to
+# DATE by dropping the time: CAST('2022-01-01 10:00:00' AS DATE) is 2022-01-01.
+_DATE_WITH_TIME = (
+    r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?"
+    r"([+-]\d{2}(:?\d{2})?|Z)?$"
+)
+
+
+def _string_to_date(value: Value, target: pa.DataType, safe: bool) -> Value:
+    try:
+        return _checked_cast(value, target, safe)
+    except ExecutionError:
+        trimmed = pc.utf8_trim_whitespace(value)
+        matched = pc.match_substring_regex(trimmed, _DATE_WITH_TIME)
+        if isinstance(matched, pa.Scalar):
+            any_with_time = matched.as_py() is True
+        else:
+            any_with_time = pc.any(matched).as_py() is True
+        if not any_with_time:
+            raise
+    dates = pc.if_else(matched, pc.utf8_slice_codeunits(trimmed, 0, 10), value)
+    return _checked_cast(dates, target, safe)
 
 
 def _number_to_integer(value: Value, target: pa.DataType, dialect: str) -> Value:

@@ -22,6 +22,7 @@ from sqlglot.schema import MappingSchema, normalize_name
 
 from gsql.catalogs import Catalog, TableSource, source_from_path, source_from_table_function
 from gsql.errors import BindError, UnsupportedError, suggest
+from gsql.sql.joins import check_using_columns, coalesce_using_chains, mark_asof_using
 from gsql.types import sql_type
 
 __all__ = ["BoundQuery", "bind_query"]
@@ -65,6 +66,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
 
     _alias_subquery_outputs(expression)
     schema = MappingSchema(mapping, dialect=dialect)
+    check_using_columns(expression, schema)
+    mark_asof_using(expression)
     try:
         qualified = qualify(
             expression,
@@ -75,6 +78,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         )
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
+    coalesce_using_chains(qualified)
     return BoundQuery(qualified, dialect, sources, column_names)
 
 
@@ -87,7 +91,7 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
     for select in list(expression.find_all(exp.Select)):
         from_ = select.args.get("from_")
         joins = list(select.args.get("joins") or [])
-        if from_ is not None and _is_parenthesized_join(from_.this):
+        if from_ is not None and is_parenthesized_join(from_.this):
             table = from_.this.this
             inner_joins = list(table.args.get("joins") or [])
             table.set("joins", None)
@@ -95,16 +99,18 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
             joins = inner_joins + joins
         flattened: list[exp.Join] = []
         for join in joins:
-            if not _is_parenthesized_join(join.this):
+            if not is_parenthesized_join(join.this):
                 flattened.append(join)
                 continue
             table = join.this.this
             inner_joins = list(table.args.get("joins") or [])
+            if join.args.get("using"):
+                raise UnsupportedError(f"USING after a parenthesized join is not supported: `{join.sql()[:80]}`")
             kinds = [join, *inner_joins]
-            if any((j.side or "") or (j.kind or "").upper() not in ("", "INNER", "CROSS") for j in kinds):
-                raise UnsupportedError(
-                    f"a parenthesized join inside an outer join is not supported: `{join.sql()[:80]}`"
-                )
+            if any(_keeps_order(j) for j in kinds):
+                # The plan builder joins the parenthesized join first (`plan_parenthesized_join`).
+                flattened.append(join)
+                continue
             table.set("joins", None)
             flattened.append(exp.Join(this=table, on=join.args.get("on")))
             flattened.extend(inner_joins)
@@ -112,7 +118,13 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
             select.set("joins", flattened)
 
 
-def _is_parenthesized_join(node: exp.Expression) -> bool:
+def _keeps_order(join: exp.Join) -> bool:
+    """Return whether moving `join` within a chain of joins could change the result."""
+    kind = (join.kind or "").upper()
+    return bool(join.side) or kind not in ("", "INNER", "CROSS") or bool(join.args.get("method"))
+
+
+def is_parenthesized_join(node: exp.Expression) -> bool:
     return (
         isinstance(node, exp.Subquery)
         and not node.alias

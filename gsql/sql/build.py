@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
-from gsql.sql.bind import BoundQuery
+from gsql.sql.bind import BoundQuery, is_parenthesized_join
 from gsql.sql.implied import implied_filters
 from gsql.sql.joinorder import RowEstimates, join_order
 from gsql.sql.prune import prune_columns
@@ -28,6 +28,19 @@ from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliase
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
 from gsql.sql.expressions import check_supported, display_name
+from gsql.sql.joins import (
+    asof_condition,
+    asof_kind,
+    depends_on_lateral,
+    has_subquery,
+    is_lateral,
+    lateral_block_items,
+    lateral_query,
+    plan_asof_join,
+    plan_join_with_subqueries,
+    plan_lateral_join,
+    plan_parenthesized_join,
+)
 
 __all__ = ["Relation", "build_plan"]
 
@@ -88,6 +101,8 @@ class _PlanBuilder:
         self.dialect = bound.dialect
         self._counter = itertools.count()
         self.current_ctes: dict[str, Relation] = {}
+        # The outer rows of the LATERAL subquery being built, if any.
+        self.lateral = None
 
     def fresh(self, prefix: str) -> str:
         return f"_{prefix}{next(self._counter)}"
@@ -121,6 +136,8 @@ class _PlanBuilder:
             body = cte.this
             if with_.args.get("recursive") and _reads_table(body, name):
                 ctes[name] = self._recursive_cte(cte, name, ctes)
+            elif depends_on_lateral(self, body):
+                ctes[name] = lateral_query(self, body, ctes)
             else:
                 ctes[name] = self.query(body, ctes)
         return ctes
@@ -213,22 +230,73 @@ class _PlanBuilder:
         if from_ is None:
             if select.args.get("joins"):
                 raise UnsupportedError("JOIN without FROM is not supported")
+            scope = Scope()
+            lateral_items = lateral_block_items(self, select, scope, [])
+            if lateral_items:
+                return self._inner_joins(lateral_items, conjuncts, scope)
             return plan.Values([], rows=[()]), Scope(), conjuncts
 
         scope = Scope()
         first = self._from_item(from_.this, ctes, scope)
         joins = select.args.get("joins") or []
+        earlier = {from_.this.alias_or_name}
+        for join in joins:
+            if is_lateral(join, earlier):
+                return self._lateral_joins(select, first, joins, ctes, conjuncts, scope)
+            earlier.add(join.this.alias_or_name)
         items = [(first, None)] + [(self._from_item(join.this, ctes, scope), join) for join in joins]
+        items = lateral_block_items(self, select, scope, items)
         for _, join in items[1:]:
             _check_join(join)
 
         outer = any(
             _join_kind(join) in ("left", "right", "full", "semi", "anti", "positional")
+            or _join_kind(join).startswith("asof")
             for _, join in items[1:]
         )
         if outer:
             return self._ordered_joins(items, conjuncts, scope)
         return self._inner_joins(items, conjuncts, scope)
+
+    def _lateral_joins(
+        self,
+        select: exp.Select,
+        first: _FromItem,
+        joins: list[exp.Join],
+        ctes: dict[str, Relation],
+        conjuncts: list[exp.Expression],
+        scope: Scope,
+    ) -> tuple[plan.Node, Scope, list[exp.Expression]]:
+        """Join FROM items in the written order when some are LATERAL; WHERE applies after."""
+        if lateral_block_items(self, select, scope, [(first, None)]) != [(first, None)]:
+            raise UnsupportedError("a LATERAL join inside a LATERAL subquery is not supported")
+        current = first
+        pending: list[tuple[_FromItem, exp.Join | None]] = []
+        earlier = set(first.aliases)
+        for join in joins:
+            if is_lateral(join, earlier):
+                current = self._join_pending(current, pending, scope)
+                pending = []
+                current = plan_lateral_join(self, current, join, _join_kind(join), ctes, scope)
+            else:
+                _check_join(join)
+                item = self._from_item(join.this, ctes, scope)
+                lateral_block_items(self, select, scope, [(item, join)])  # raises for a nested LATERAL's rows
+                pending.append((item, join))
+            earlier.add(join.this.alias_or_name)
+        current = self._join_pending(current, pending, scope)
+        return current.relation, scope, conjuncts
+
+    def _join_pending(
+        self, current: _FromItem, pending: list[tuple[_FromItem, exp.Join | None]], scope: Scope
+    ) -> _FromItem:
+        if not pending:
+            return current
+        node, _, _ = self._ordered_joins([(current, None), *pending], [], scope)
+        aliases = set(current.aliases)
+        for item, _ in pending:
+            aliases |= item.aliases
+        return _FromItem(node, aliases)
 
     def _from_item(self, item: exp.Expression, ctes: dict[str, Relation], scope: Scope) -> _FromItem:
         alias = item.alias_or_name
@@ -237,6 +305,12 @@ class _PlanBuilder:
             return self._rename(relation, alias, scope)
         if isinstance(item, exp.Table):
             return self._scan(item, alias, scope)
+        if is_parenthesized_join(item):
+            return plan_parenthesized_join(self, item, ctes, scope)
+        if isinstance(item, exp.Subquery) and depends_on_lateral(self, item.this):
+            if any(item.args.get(clause) for clause in ("order", "limit", "offset")):
+                raise UnsupportedError("ORDER BY or LIMIT on a subquery inside a LATERAL subquery is not supported")
+            return self._rename(lateral_query(self, item.this, ctes), alias, scope)
         if isinstance(item, exp.Subquery):
             relation = self.query(item.this, ctes)
             relation = self._order_and_limit(item, relation)
@@ -349,8 +423,12 @@ class _PlanBuilder:
             kind = _join_kind(join)
             if kind in ("left", "full", "semi", "anti", "positional"):
                 null_supplied |= item.aliases
-            if kind in ("right", "full", "positional"):
+            if kind in ("right", "full", "positional", "asof_right", "asof_full"):
                 null_supplied |= seen
+            if kind.startswith("asof"):
+                # Every right row of an ASOF join competes to be the nearest match, so a WHERE
+                # filter on the right input would change which row other rows match.
+                null_supplied |= item.aliases
             seen |= item.aliases
 
         pending: list[exp.Expression] = []
@@ -365,6 +443,10 @@ class _PlanBuilder:
         current = items[0][0]
         for item, join in items[1:]:
             kind = _join_kind(join)
+            if kind.startswith("asof"):
+                condition = asof_condition(join)
+                current = plan_asof_join(self, current, item, kind[len("asof_") :], condition, scope)
+                continue
             condition = list(_conjuncts(join.args["on"])) if join.args.get("on") else []
             condition = self._push_on_conditions(current, item, kind, condition, scope)
             if kind == "inner":
@@ -372,6 +454,9 @@ class _PlanBuilder:
                 extra = [c for c in pending if _pushable(c) and _aliases(c) and _aliases(c) <= available and not (_aliases(c) & null_supplied)]
                 pending = [c for c in pending if not any(c is e for e in extra)]
                 condition += extra
+            if kind != "positional" and any(has_subquery(c) for c in condition):
+                current = plan_join_with_subqueries(self, current, item, kind, condition, scope)
+                continue
             current = self._join(current, item, kind, condition, scope)
         return current.relation, scope, pending
 
@@ -423,6 +508,10 @@ class _PlanBuilder:
         residual_expression = None
         if residual:
             residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual, copy=False))
+        if kind in ("left", "right", "full") and not left_keys and residual_expression is None:
+            # Without a condition every pair matches, but an empty input must still keep the
+            # other side's rows, which a cross product would drop.
+            residual_expression = exp.true()
         if kind in ("semi", "anti"):
             return self._semi_join(left, left_node, right_node, kind, left_keys, right_keys, residual_expression)
         node: plan.Node = plan.Join(
@@ -964,6 +1053,9 @@ def _join_kind(join: exp.Join | None) -> str:
         return "inner"
     side = (join.side or "").lower()
     kind = (join.kind or "").lower()
+    asof = asof_kind(join)
+    if asof is not None:
+        return f"asof_{asof}"
     if kind in ("semi", "anti"):
         return kind
     if (join.args.get("method") or "").upper() == "POSITIONAL":
@@ -988,6 +1080,8 @@ def _check_join(join: exp.Join) -> None:
         if value in (None, [], False) or name in _JOIN_ARGS:
             continue
         if name == "method" and str(value).upper() == "POSITIONAL" and not join.args.get("on"):
+            continue
+        if name == "method" and str(value).upper() == "ASOF":
             continue
         raise UnsupportedError(f"join clause `{name.upper()}` is not supported (in `{join.sql()[:80]}`)")
     if join.args.get("using"):

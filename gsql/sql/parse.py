@@ -7,6 +7,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from gsql.errors import SqlSyntaxError, UnsupportedError
+from gsql.sql.joins import check_using_syntax
 
 __all__ = ["DEFAULT_DIALECT", "parse_sql", "parse_statements", "resolve_dialect"]
 
@@ -35,7 +36,15 @@ def parse_statements(text: str, dialect: str | None = None) -> list[exp.Expressi
         raise _syntax_error(error, text) from None
     except sqlglot.errors.TokenError as error:
         raise _token_error(error, text) from None
-    return [statement for statement in statements if statement is not None]
+    # A comment after the last `;` parses as a Semicolon statement that holds only the comment.
+    statements = [
+        statement
+        for statement in statements
+        if statement is not None and not isinstance(statement, exp.Semicolon)
+    ]
+    for statement in statements:
+        check_using_syntax(statement, text)
+    return statements
 
 
 def parse_sql(text: str, dialect: str | None = None) -> exp.Expression:

@@ -320,6 +320,17 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
     if modified.args.get("from_") is None:
         # A subquery without FROM reads only the outer row: it becomes the FROM.
         modified.set("from_", exp.From(this=joins.pop().this))
+    elif not any(
+        (join.side or "").upper() in ("RIGHT", "FULL") or str(join.args.get("method") or "").upper() == "POSITIONAL"
+        for join in joins
+    ):
+        # Put the outer rows first, so ON conditions of the subquery's joins can read them.
+        # Without RIGHT, FULL or POSITIONAL joins, crossing them in first gives the same rows.
+        original = list(select.args.get("joins") or [])
+        added = joins[len(original) :]
+        first_item = modified.args["from_"].this
+        modified.set("from_", exp.From(this=added[0].this))
+        joins = added[1:] + [exp.Join(this=first_item)] + [join.copy() for join in original]
     modified.set("joins", joins)
     if links:
         where = modified.args.get("where")

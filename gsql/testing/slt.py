@@ -741,7 +741,11 @@ _DUCKDB_ONLY_NODES: dict[type[exp.Expression], str] = {
     exp.ApproxQuantile: "approx_quantile",
     exp.First: "first",
     exp.Last: "last",
+    exp.Nearest: "syntax NEAREST join",
 }
+# DuckDB's vector search join, `JOIN t [EXACT | APPROX] NEAREST [n] BY ...`, in forms that
+# sqlglot 30.30 cannot parse.
+_NEAREST_JOIN = re.compile(r"\b(EXACT\s+|APPROX\s+)?NEAREST(\s+\d+)?\s+BY\b", re.IGNORECASE)
 _DUCKDB_ONLY_TYPES = {
     exp.DataType.Type.INT128: "HUGEINT",
     exp.DataType.Type.UINT128: "UHUGEINT",
@@ -759,7 +763,7 @@ def duckdb_only_features(sql: str) -> list[str]:
     try:
         statements = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.SqlglotError:
-        return []
+        return ["syntax NEAREST join"] if _NEAREST_JOIN.search(sql) else []
     found: list[str] = []
     for statement in statements:
         for node in statement.walk() if statement else ():
@@ -773,6 +777,12 @@ def _duckdb_only_feature(node: exp.Expression) -> str | None:
     kind = type(node)
     if kind in _DUCKDB_ONLY_NODES:
         return _DUCKDB_ONLY_NODES[kind]
+    if isinstance(node, exp.Join) and (node.kind or "").upper() in ("MARK", "SINGLE"):
+        # `JOIN BY (TYPE mark)` and `(TYPE single)` expose join types internal to DuckDB.
+        return f"syntax JOIN BY (TYPE {node.kind.lower()})"
+    if isinstance(node, exp.Column) and node.name.lower() == "rowid":
+        # Only reached for a failed record, so a table with a real `rowid` column is not skipped.
+        return "pseudo-column rowid"
     if isinstance(node, exp.DataType):
         if node.this in _DUCKDB_ONLY_TYPES:
             return f"type {_DUCKDB_ONLY_TYPES[node.this]}"
