@@ -447,8 +447,8 @@ def explain(
     gpu_engine = requested in ("cudf", "dask-cuda")
     # The plan and the GPU placement need no GPU, so a GPU engine is explained on pandas.
     context = _open_context(ctx, "pandas" if gpu_engine else engine, dialect, _parse_tables(table))
-    shown: bool | str = requested if gpu_engine else placement
-    typer.echo(context.explain(text, placement=shown))
+    placement_request: bool | str = requested if gpu_engine else placement
+    typer.echo(context.explain(text, placement=placement_request))
 
 
 @app.command()

@@ -33,8 +33,12 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Client:
     """Connect to a dask scheduler, or start a local cluster when there is no address.
 
     The local cluster runs its workers as threads of this process (`processes=False`), so its
-    scheduler and workers talk over dask's in-process transport and open no network port, and
-    it has no dashboard. Closing the returned client closes such a cluster too.
+    scheduler and workers talk over dask's in-process transport, and its dashboard is off.
+    Closing the returned client closes such a cluster too.
+
+    NOTE: the scheduler and each worker still start an HTTP server (health and metrics
+    routes). With distributed 2026.8 and the in-process transport, a worker's server was
+    seen listening on a random TCP port of every interface.
 
     Args:
         scheduler: a scheduler address such as `tcp://10.0.0.5:8786`. When None, the
@@ -119,9 +123,9 @@ def connect_cuda(
 ) -> Client:
     """Connect to a dask scheduler, or start dask-cuda's `LocalCUDACluster` when there is none.
 
-    The local cluster has one worker process per GPU that `CUDA_VISIBLE_DEVICES` shows. Its
-    scheduler and workers listen on 127.0.0.1 only, and it has no dashboard. Closing the
-    returned client leaves the cluster running until this process exits.
+    The local cluster has one worker process per GPU that `CUDA_VISIBLE_DEVICES` shows. gsql
+    asks it to listen on 127.0.0.1 and to start no dashboard. Closing the returned client
+    leaves the cluster running until this process exits.
 
     Args:
         scheduler: a scheduler address; None reads `GSQL_SCHEDULER`, and when that is unset

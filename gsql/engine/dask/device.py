@@ -12,7 +12,7 @@ Per-partition work runs in dask tasks as follows:
   GPU when the cudf engine can, otherwise on a host copy with the pandas engine and back, per
   the fallback policy.
 - A pandas helper of the dask modules (`map_host`), such as a cast to a common key type, runs
-  on a host copy of each partition; the result is copied back to the GPU.
+  on a host copy of each partition. Its result is copied back to the GPU.
 
 NOTE: this module has run only against the pandas stand-in for cuDF of the tests, never on a
 GPU with real cuDF.
@@ -144,9 +144,9 @@ class DevicePartitions:
     ) -> dd.DataFrame:
         """Read one cuDF partition per Parquet row group.
 
-        cuDF's reader reads the row group when the cudf engine would read the file with it;
-        otherwise pyarrow reads it on the worker's host, as on the dask engine, and the
-        partition is copied to the GPU.
+        cuDF's reader reads the row group when the cudf engine would read the file with it.
+        Otherwise pyarrow reads it on the worker's host, as on the dask engine, and the task
+        copies the partition to the GPU.
         """
         columns = list(node.source_columns)
         empty = schema.empty_table().select(columns).rename_columns(node.columns)

@@ -134,7 +134,9 @@ def values(backend: DaskBackend, node: plan.Values, inputs: list[dd.DataFrame]) 
     return _to_device(dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions())
 
 
-def recursive(backend: DaskBackend, node: plan.Recursive, inputs: list[dd.DataFrame]) -> dd.DataFrame:
+def recursive(
+    backend: DaskBackend, node: plan.Recursive, inputs: list[dd.DataFrame]
+) -> dd.DataFrame:
     """Run a recursive CTE on the client with the pandas engine.
 
     Each iteration depends on the previous one, so the recursion does not split into tasks;
@@ -146,6 +148,8 @@ def recursive(backend: DaskBackend, node: plan.Recursive, inputs: list[dd.DataFr
     return _to_device(dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions())
 
 
-def working_table(backend: DaskBackend, node: plan.WorkingTable, inputs: list[dd.DataFrame]) -> dd.DataFrame:
+def working_table(
+    backend: DaskBackend, node: plan.WorkingTable, inputs: list[dd.DataFrame]
+) -> dd.DataFrame:
     """Reject a working table outside its recursion: the pandas engine runs recursive terms."""
     raise ExecutionError("a recursive CTE's working table was read outside its recursion")
