@@ -4,7 +4,7 @@ No test here touches a GPU, cuDF, dask_cudf or dask-cuda. `cudf` is the pandas s
 `test_gpu.py`, `dask_cudf` an empty module, and `dask_cuda.LocalCUDACluster` a
 `distributed.LocalCluster` of two threads of this process, listening on 127.0.0.1 only, that
 records the arguments gsql passes.
-The oracle queries therefore check gsql's code (the cuDF partition bookkeeping, placement and
+The nycflights13 and TPC-H oracle queries therefore check gsql's code (the cuDF partition bookkeeping, placement and
 fallbacks, options and wiring), not cuDF's or dask-cuda's behaviour. `scripts/gpu_check.sh`
 runs the same queries on real GPUs.
 """
@@ -29,7 +29,14 @@ import gsql
 from gsql.engine import gpu
 from gsql.engine.dask import cluster
 from gsql.errors import EngineUnavailableError, GsqlError, UnsupportedError
-from tests.test_gpu import FLIGHT_QUERIES, FakeFrame, assert_same_as_pandas, fake_cudf
+from tests.test_gpu import (
+    FLIGHT_QUERIES,
+    TPCH_TABLES,
+    FakeFrame,
+    _tpch_queries,
+    assert_same_as_pandas,
+    fake_cudf,
+)
 
 
 class FakeLocalCUDACluster(distributed.LocalCluster):
@@ -137,6 +144,27 @@ def test_dask_cuda_logic_matches_pandas_on_flights(
         "duckdb", client=cuda_client_for(None), partitions=2, fallback="off", strict=True
     )
     assert_same_as_pandas(pandas_context, backend, sql)
+
+
+@pytest.fixture(scope="module")
+def tpch_context(stand_ins: None, tpch_sf001: Path) -> gsql.Context:
+    context = gsql.Context(engine="pandas")
+    for table in TPCH_TABLES:
+        context.register(table, str(tpch_sf001 / f"{table}.parquet"))
+    return context
+
+
+@pytest.mark.parametrize("query_file", _tpch_queries(), ids=lambda path: path.stem)
+def test_dask_cuda_logic_matches_pandas_on_tpch(
+    tpch_context: gsql.Context, query_file: Path
+) -> None:
+    from gsql.engine.dask import cuda_client_for
+    from gsql.engine.dask.cuda import DaskCudaBackend
+
+    backend = DaskCudaBackend(
+        "duckdb", client=cuda_client_for(None), partitions=2, fallback="off", strict=True
+    )
+    assert_same_as_pandas(tpch_context, backend, query_file.read_text())
 
 
 def test_dask_cuda_context_result(flights: tuple[gsql.Context, gsql.Context]) -> None:

@@ -20,6 +20,7 @@ GPU with real cuDF.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -179,7 +180,13 @@ class DevicePartitions:
         inputs = list(others)
         inputs.insert(position, frame)
         schemas = [self.schema(collection) for collection in inputs]
-        self.steps.append(self._node_step(node, schemas))
+        step = self._node_step(node, schemas)
+        self.steps.append(step)
+        settings = self.settings
+        if step[0] == "dask-cuda+pandas":
+            # The backend warned or raised once for the whole node while building it, so the
+            # tasks need not warn again for each partition.
+            settings = dataclasses.replace(settings, fallback="off")
 
         metas = [self.logical_meta(other) for other in others]
         options = {"node": detached(node), "dialect": self.settings.dialect, "position": position}
@@ -190,7 +197,7 @@ class DevicePartitions:
             node=options["node"],
             position=position,
             schemas=schemas,
-            settings=self.settings,
+            settings=settings,
             meta=self.device_meta(logical),
             align_dataframes=False,
             clear_divisions=True,
