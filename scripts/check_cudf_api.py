@@ -1,4 +1,4 @@
-"""Check that the cuDF, dask_cudf, dask-cuda and rmm names and keywords gsql calls exist.
+"""Check that the cuDF, dask_cudf, dask-cuda, rmm and dask names and keywords gsql calls exist.
 
 Run it with the Python of an environment where the `cu12` or `cu13` extra is installed:
 
@@ -10,7 +10,9 @@ checks names and keyword arguments only, not behaviour. Exit status 0 means ever
 `CALLS` was found, 1 lists what was not.
 
 `CALLS` is written by hand from gsql/engine/cudf/ and gsql/engine/dask/ (the `cudf`, `.str`,
-`.dt`, group-by, merge and dask-cuda calls); update it when those modules call something new.
+`.dt`, group-by, merge and dask-cuda calls, and the dask calls, because the RAPIDS release pins
+its own dask version); update it when those modules call something new. The script also checks
+that dask_cudf registers the `cudf` backend of dask's `dataframe.backend` setting.
 """
 
 from __future__ import annotations
@@ -89,8 +91,13 @@ CALLS: list[tuple[str, str, tuple[str, ...]]] = [
     ("cudf.Series.dt", "quarter", ()),
     ("cudf.Series.dt", "dayofyear", ()),
     ("cudf.Series.dt", "dayofweek", ()),
-    # dask_cudf registers dask's dispatch functions for cuDF objects when imported.
+    # dask_cudf registers dask's dispatch functions for cuDF objects when imported, and its
+    # DataFrame is the collection class of collections with cuDF partitions.
     ("dask_cudf", "DataFrame", ()),
+    ("dask_cudf.DataFrame", "map_partitions", ("meta", "align_dataframes", "clear_divisions")),
+    ("dask_cudf.DataFrame", "shuffle", ("on", "npartitions", "shuffle_method", "ignore_index")),
+    ("dask_cudf.DataFrame", "drop_duplicates", ("split_out", "shuffle_method", "ignore_index")),
+    ("dask_cudf.DataFrame", "repartition", ("npartitions",)),
     # dask-cuda's local cluster with the options gsql passes.
     (
         "dask_cuda",
@@ -99,6 +106,27 @@ CALLS: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     # rmm, which dask-cuda uses for the pool; gsql reports its version in `gsql doctor`.
     ("rmm", "__version__", ()),
+    # dask and distributed as the RAPIDS release pins them.
+    ("dask.dataframe", "from_map", ("meta", "enforce_metadata")),
+    ("dask.dataframe", "from_pandas", ("npartitions", "sort")),
+    ("dask.dataframe", "from_delayed", ("meta", "verify_meta")),
+    ("dask.dataframe", "concat", ()),
+    ("dask.dataframe.DataFrame", "map_partitions", ("meta", "align_dataframes", "clear_divisions")),
+    (
+        "dask.dataframe.DataFrame",
+        "shuffle",
+        ("on", "npartitions", "shuffle_method", "ignore_index"),
+    ),
+    (
+        "dask.dataframe.DataFrame",
+        "drop_duplicates",
+        ("split_out", "shuffle_method", "ignore_index"),
+    ),
+    ("dask.dataframe.DataFrame", "repartition", ("npartitions",)),
+    ("dask.dataframe.DataFrame", "clear_divisions", ()),
+    ("distributed", "Client", ("set_as_default",)),
+    ("distributed.Client", "scatter", ("hash",)),
+    ("distributed.Client", "compute", ("sync",)),
 ]
 
 # Keywords that a LocalCUDACluster passes on to distributed.LocalCluster through **kwargs.
@@ -173,9 +201,19 @@ def check(owner_path: str, attribute: str, keywords: tuple[str, ...]) -> str | N
     return None
 
 
+def check_backend_entry_point() -> str | None:
+    """Return a problem when no installed package offers dask's `cudf` dataframe backend."""
+    from importlib.metadata import entry_points
+
+    names = {entry.name: entry.value for entry in entry_points(group="dask.dataframe.backends")}
+    if "cudf" not in names:
+        return f"no `cudf` entry point in group dask.dataframe.backends (found {sorted(names)})"
+    return None
+
+
 def main() -> int:
     versions = []
-    for module in ("cudf", "dask_cudf", "dask_cuda", "rmm"):
+    for module in ("cudf", "dask_cudf", "dask_cuda", "rmm", "dask", "distributed"):
         try:
             versions.append(f"{module} {importlib.import_module(module).__version__}")
         except Exception as error:  # noqa: BLE001  (a broken CUDA install raises RuntimeError)
@@ -186,7 +224,12 @@ def main() -> int:
     for problem in problems:
         print("MISSING", problem)
     print(f"{len(CALLS) - len(problems)} of {len(CALLS)} names and keyword sets found")
-    return 1 if problems else 0
+    backend_problem = check_backend_entry_point()
+    if backend_problem:
+        print("MISSING", backend_problem)
+    else:
+        print("dask's `cudf` dataframe backend is registered")
+    return 1 if problems or backend_problem else 0
 
 
 if __name__ == "__main__":
