@@ -52,10 +52,10 @@ class DaskCudaBackend(DaskBackend):
         client: the `distributed.Client` of the dask-cuda cluster; None uses dask's default
             scheduler, whose threads then share the GPUs of this process.
         partitions: as for `DaskBackend`.
-        fallback: the policy for a node whose partitions cannot be processed on the GPU:
-            `warn` and `off` run it on host copies of the partitions, `error` raises
-            `UnsupportedError`, while the collection is built or, for a cuDF error found at
-            run time, in the task.
+        fallback: the policy for a node whose partitions cannot be processed on the GPU.
+            `warn` and `off` run it on host copies of the partitions. `error` raises
+            `UnsupportedError` while the collection is built, or in the task for a cuDF error
+            found at run time.
         strict: raise cuDF errors of native paths instead of running the node on the host;
             None reads `GSQL_CUDF_STRICT`.
 
