@@ -204,9 +204,30 @@ _FallbackOption = Annotated[
         "--fallback",
         envvar="GSQL_FALLBACK",
         metavar="POLICY",
-        help="What the cudf engine does with a plan node it cannot run on the GPU: warn (run "
-        "it on the CPU and warn), off (run it on the CPU silently) or error (fail, naming "
-        "every reason). [default: warn]",
+        help="What the cudf and dask-cuda engines do with a plan node they cannot run on the "
+        "GPU: warn (run it on the CPU and warn), off (run it on the CPU silently) or error "
+        "(fail, naming every reason). [default: warn]",
+    ),
+]
+_RmmPoolOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rmm-pool-size",
+        metavar="SIZE",
+        help="dask-cuda engine without --scheduler: the RMM memory pool that each worker of "
+        "the local cluster allocates on its GPU at start, in bytes, with a unit such as 24GB, "
+        "or as a fraction of the GPU's memory such as 0.5. [default: no pool]",
+    ),
+]
+_DeviceMemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device-memory-limit",
+        metavar="SIZE",
+        help="dask-cuda engine without --scheduler: the device memory use above which a "
+        "worker of the local cluster spills data from the GPU to host memory, in bytes, with "
+        "a unit such as 30GB, or as a fraction of the GPU's memory such as 0.8; 0 turns "
+        "spilling off. [default: dask-cuda's, 0.8]",
     ),
 ]
 _FormatOption = Annotated[
@@ -236,6 +257,8 @@ def query(
     engine: _EngineOption = None,
     scheduler: _SchedulerOption = None,
     fallback: _FallbackOption = None,
+    rmm_pool_size: _RmmPoolOption = None,
+    device_memory_limit: _DeviceMemoryOption = None,
     format_: _FormatOption = None,
     output: Annotated[
         Path | None,
@@ -289,7 +312,16 @@ def query(
             "use LIMIT in the query to cut other formats"
         )
 
-    context = _open_context(ctx, engine, dialect, tables, scheduler=scheduler, fallback=fallback)
+    context = _open_context(
+        ctx,
+        engine,
+        dialect,
+        tables,
+        scheduler=scheduler,
+        fallback=fallback,
+        rmm_pool_size=_device_size(rmm_pool_size),
+        device_memory_limit=_device_size(device_memory_limit),
+    )
     started = time.perf_counter()
     result = context.sql(text)
     elapsed = time.perf_counter() - started
@@ -403,17 +435,20 @@ def explain(
         bool,
         typer.Option(
             "--placement",
-            help="Also show where the cudf engine would run each plan node, and every reason a "
-            "node cannot run on the GPU. On by default with --engine cudf; needs no GPU.",
+            help="Also show where the cudf engine (or dask-cuda with --engine dask-cuda) would "
+            "run each plan node, and every reason a node cannot run on the GPU. On by default "
+            "with --engine cudf or dask-cuda; needs no GPU.",
         ),
     ] = False,
 ) -> None:
     """Print the logical plan of a SQL query without running it."""
     text = _read_sql(ctx, sql, file)
-    gpu_engine = (engine or "").lower() in ("cudf", "dask-cuda")
+    requested = (engine or "").strip().lower()
+    gpu_engine = requested in ("cudf", "dask-cuda")
     # The plan and the GPU placement need no GPU, so a GPU engine is explained on pandas.
     context = _open_context(ctx, "pandas" if gpu_engine else engine, dialect, _parse_tables(table))
-    typer.echo(context.explain(text, placement=placement or gpu_engine))
+    placement_request: bool | str = requested if gpu_engine else placement
+    typer.echo(context.explain(text, placement=placement_request))
 
 
 @app.command()
@@ -705,6 +740,8 @@ def _open_context(
     tables: list[tuple[str, str]],
     scheduler: str | None = None,
     fallback: str | None = None,
+    rmm_pool_size: str | float | None = None,
+    device_memory_limit: str | float | None = None,
 ) -> Context:
     from gsql.catalogs import load_catalog
     from gsql.context import Context
@@ -715,10 +752,24 @@ def _open_context(
         catalog=load_catalog(_catalog_path(ctx)),
         scheduler=scheduler,
         fallback=fallback,
+        rmm_pool_size=rmm_pool_size,
+        device_memory_limit=device_memory_limit,
     )
     for name, path in tables:
         context.register(name, path)
     return context
+
+
+def _device_size(text: str | None) -> str | float | None:
+    """Return a device memory size option as dask-cuda takes it: a number, or the text."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    # dask-cuda reads a number of at most 1 as a fraction of the GPU's memory, else as bytes.
+    return value if value <= 1 else int(value)
 
 
 def _engine_names(engines: str) -> list[str]:

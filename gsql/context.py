@@ -35,6 +35,7 @@ __all__ = ["ENGINES", "Context", "Result"]
 logger = logging.getLogger(__name__)
 
 ENGINES = ENGINE_NAMES
+GPU_ENGINES = ("cudf", "dask-cuda")
 FALLBACK_POLICIES = ("warn", "error", "off")
 
 
@@ -103,19 +104,27 @@ class Context:
     """Tables and settings for running SQL.
 
     Args:
-        engine: `pandas`, `dask`, or `auto` (the default) to pick the best engine on this
-            machine. `GSQL_ENGINE` sets the default.
+        engine: `pandas`, `cudf`, `dask`, `dask-cuda`, or `auto` (the default) to pick the best
+            engine on this machine. `GSQL_ENGINE` sets the default.
         dialect: SQL dialect of queries (any dialect sqlglot reads); `duckdb` by default.
         catalog: a catalog file to load tables from, or a `Catalog`.
-        scheduler: for the dask engine, a `distributed.Client` or a scheduler address such as
-            `tcp://10.0.0.5:8786`. None uses `GSQL_SCHEDULER` when it is set, else dask's
-            default scheduler. `gsql.engine.dask.connect()` starts a local cluster.
-        partitions: for the dask engine, the number of partitions that each scan produces at
+        scheduler: for the dask engines, a `distributed.Client` or a scheduler address such as
+            `tcp://10.0.0.5:8786`. None uses `GSQL_SCHEDULER` when it is set. Without either,
+            the dask engine uses dask's default scheduler (`gsql.engine.dask.connect()` starts
+            a local cluster), and the dask-cuda engine starts dask-cuda's `LocalCUDACluster`.
+        partitions: for the dask engines, the number of partitions that each scan produces at
             least; None means 2.
-        fallback: the cudf engine's policy for a plan node it cannot run on the GPU. `warn`
+        fallback: the GPU engines' policy for a plan node they cannot run on the GPU. `warn`
             (the default, also set by `GSQL_FALLBACK`) runs it on the CPU and logs a warning.
             `off` runs it on the CPU silently. `error` raises `UnsupportedError` naming every
             reason.
+        rmm_pool_size: for the dask-cuda engine's local cluster, the RMM memory pool that each
+            worker allocates on its GPU at start: bytes (int), a fraction of the GPU's memory
+            (float), or a string such as `"24GB"`; None allocates no pool.
+        device_memory_limit: for the dask-cuda engine's local cluster, the device memory use
+            (bytes as an int, a fraction of the GPU's memory as a float such as 0.8, or a string
+            such as `"30GB"`) above which a worker spills data from the GPU to host memory; 0
+            turns spilling off, and None keeps dask-cuda's default (0.8 in dask-cuda 26.10).
     """
 
     def __init__(
@@ -127,6 +136,8 @@ class Context:
         scheduler: Any = None,
         partitions: int | None = None,
         fallback: str | None = None,
+        rmm_pool_size: float | str | None = None,
+        device_memory_limit: float | str | None = None,
     ) -> None:
         self.engine, self.engine_reason = _choose_engine(engine or os.environ.get("GSQL_ENGINE") or "auto")
         self.fallback = (fallback or os.environ.get("GSQL_FALLBACK") or "warn").lower()
@@ -136,6 +147,8 @@ class Context:
             )
         self.scheduler = scheduler
         self.partitions = partitions
+        self.rmm_pool_size = rmm_pool_size
+        self.device_memory_limit = device_memory_limit
         self.dialect = resolve_dialect(dialect)
         if catalog is None:
             self.catalog = Catalog()
@@ -181,18 +194,28 @@ class Context:
         bound = bind_query(expression, self.catalog, name)
         return build_plan(bound)
 
-    def explain(self, text: str, dialect: str | None = None, placement: bool | None = None) -> str:
+    def explain(self, text: str, dialect: str | None = None, placement: bool | str | None = None) -> str:
         """Return the logical plan of `text` as an indented tree.
 
-        With `placement` (the default on the cudf engine) the text also lists, for each plan
-        node, whether the cudf engine would run it on the GPU and every reason it could not.
-        This is computed from the plan alone, so it works on a machine without a GPU.
+        With `placement` (the default on the GPU engines) the text also lists, for each plan
+        node, whether a GPU engine would run it on the GPU and every reason it could not.
+        `placement` may name the engine, `cudf` or `dask-cuda`; True means this context's
+        engine when it is `dask-cuda`, else `cudf`. This is computed from the plan alone, so
+        it works on a machine without a GPU.
         """
         name = resolve_dialect(dialect) if dialect else self.dialect
         relation = self.plan(text, name)
         text_plan = _explain_text(relation, self.engine)
-        if placement or (placement is None and self.engine in ("cudf", "dask-cuda")):
-            text_plan += "\n" + _placement_text(relation, name)
+        if placement is None and self.engine in GPU_ENGINES:
+            placement = True
+        if placement:
+            if isinstance(placement, str):
+                engine = placement
+            else:
+                engine = self.engine if self.engine in GPU_ENGINES else "cudf"
+            if engine not in GPU_ENGINES:
+                raise GsqlError(f"unknown GPU engine `{engine}`; choose one of: {', '.join(GPU_ENGINES)}")
+            text_plan += "\n" + _placement_text(relation, name, engine)
         return text_plan
 
     def sql(self, text: str, dialect: str | None = None) -> Result:
@@ -202,9 +225,9 @@ class Context:
         relation = self.plan(text, name)
         planned = time.perf_counter()
 
-        if self.engine == "cudf" and self.fallback == "error":
+        if self.engine in GPU_ENGINES and self.fallback == "error":
             _check_gpu_placement(relation, name)
-        backend = _backend(self.engine, name, self.scheduler, self.partitions, self.fallback)
+        backend = self._backend(name)
         frame, timings = execute_plan(relation.node, backend)
         table = backend.to_arrow(frame, relation.node.columns, relation.shown_names())
         finished = time.perf_counter()
@@ -222,6 +245,19 @@ class Context:
             sort_keys=sort_keys,
             placements=_placements(backend, timings),
         )
+
+
+    def _backend(self, dialect: str) -> Backend:
+        if self.engine == "dask-cuda":
+            return _dask_cuda_backend(
+                dialect,
+                self.scheduler,
+                self.partitions,
+                self.fallback,
+                self.rmm_pool_size,
+                self.device_memory_limit,
+            )
+        return _backend(self.engine, dialect, self.scheduler, self.partitions, self.fallback)
 
 
 def _as_arrow_or_pandas(source: Any) -> Any:
@@ -254,13 +290,28 @@ def _backend(
 
         return CudfBackend(dialect, fallback=fallback)
     if engine == "dask-cuda":
-        raise UnsupportedError(
-            "the dask-cuda engine is not implemented yet; use `cudf` for one GPU or `dask` "
-            "for a cluster of CPUs"
-        )
+        return _dask_cuda_backend(dialect, scheduler, partitions, fallback)
     from gsql.engine.pandas_backend import PandasBackend
 
     return PandasBackend(dialect)
+
+
+def _dask_cuda_backend(
+    dialect: str,
+    scheduler: Any,
+    partitions: int | None,
+    fallback: str,
+    rmm_pool_size: int | str | None = None,
+    device_memory_limit: int | str | float | None = None,
+) -> Backend:
+    from gsql.engine.dask import cuda_client_for
+    from gsql.engine.dask.cuda import DaskCudaBackend
+
+    # The backend imports cuDF and dask_cudf first, so a missing library is reported before
+    # a cluster starts.
+    backend = DaskCudaBackend(dialect, partitions=partitions, fallback=fallback)
+    backend.client = cuda_client_for(scheduler, rmm_pool_size, device_memory_limit)
+    return backend
 
 
 def _placements(backend: Backend, timings: list[NodeTiming]) -> list[tuple[str, str, str]]:
@@ -271,14 +322,24 @@ def _placements(backend: Backend, timings: list[NodeTiming]) -> list[tuple[str, 
 
 
 _PLACE_NAMES = {"cudf": "GPU", "cudf+arrow": "GPU, some expressions on the CPU"}
+_DASK_CUDA_PLACE_NAMES = {
+    "cudf": "GPU partitions",
+    "cudf+arrow": "GPU partitions, some expressions on the CPU",
+}
 
 
-def _placement_text(relation: Relation, dialect: str) -> str:
+def _placement_text(relation: Relation, dialect: str, engine_name: str = "cudf") -> str:
     from gsql.engine.cudf import explain_placement
 
-    lines = ["GPU placement on the cudf engine:"]
+    names = _DASK_CUDA_PLACE_NAMES if engine_name == "dask-cuda" else _PLACE_NAMES
+    lines = [f"GPU placement on the {engine_name} engine:"]
+    if engine_name == "dask-cuda":
+        lines.append(
+            "  (columns of different types that a join or set operation matches are cast on "
+            "host copies of the partitions)"
+        )
     for description, engine, reasons in explain_placement(relation.node, dialect):
-        where = _PLACE_NAMES.get(engine, "CPU")
+        where = names.get(engine, "CPU" if engine_name == "cudf" else "CPU copies of the partitions")
         lines.append(f"  {description[:100]}: {where}")
         lines.extend(f"    - {reason}" for reason in reasons)
     return "\n".join(lines)

@@ -582,3 +582,16 @@ def test_cudf_logic_matches_pandas_on_tpch(cudf_stand_in: Any, tpch_context: gsq
     from gsql.engine.cudf import CudfBackend
 
     assert_same_as_pandas(tpch_context, CudfBackend("duckdb", strict=True), query_file.read_text())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("sql", FLIGHT_QUERIES, ids=[f"q{i:02d}" for i in range(1, len(FLIGHT_QUERIES) + 1)])
+def test_gpu_dask_cuda_flights_match_pandas(real_cudf: None, flights_context: gsql.Context, sql: str) -> None:
+    # Starts dask-cuda's LocalCUDACluster on the first query; the later queries reuse it.
+    context = gsql.Context(engine="dask-cuda", catalog=flights_context.catalog, partitions=2)
+    result = context.sql(sql)
+    expected = flights_context.sql(sql)
+    options = CompareOptions(ordered=expected.ordered, sort_keys=expected.sort_keys or None)
+    comparison = compare_results(result.table, expected.table, options, "dask-cuda", "pandas")
+    assert result.engine == "dask-cuda"
+    assert comparison.equal, comparison.report()

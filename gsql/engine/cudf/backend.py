@@ -28,10 +28,10 @@ from gsql.engine.cudf import relational
 from gsql.engine.cudf.schemas import device_storage_problem, output_schema, restore, storage_type
 from gsql.engine.cudf.support import node_fallback_reason
 from gsql.engine.pandas_backend import PandasBackend, frame_from_table, table_from_frame
-from gsql.errors import EngineUnavailableError, UnsupportedError, GsqlError
+from gsql.errors import EngineUnavailableError, GsqlError, UnsupportedError
 from gsql.sql import plan
 
-__all__ = ["CudfBackend", "DeviceFrame", "DeviceUnsupported", "Placement", "STRICT_VARIABLE"]
+__all__ = ["STRICT_VARIABLE", "CudfBackend", "DeviceFrame", "DeviceUnsupported", "Placement", "run_node"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class CudfBackend(Backend):
     def handler(self, node: plan.Node) -> Handler:
         """Return a handler that runs `node` natively or on the host, and records where."""
         self.pandas.handler(node)  # raises UnsupportedError for a node no engine handles
-        return _run_node
+        return run_node
 
     def to_arrow(self, frame: Any, columns: list[str], names: list[str]) -> pa.Table:
         """Copy the result to the host as an Arrow table with the pandas engine's types."""
@@ -223,7 +223,8 @@ class CudfBackend(Backend):
             logger.warning("%s ran on the host: %s", type(node).__name__, reason)
 
 
-def _run_node(backend: CudfBackend, node: plan.Node, inputs: list[Any]) -> Any:
+def run_node(backend: CudfBackend, node: plan.Node, inputs: list[Any]) -> Any:
+    """Run `node` natively on the GPU when the cudf engine can, else on the host, and record where."""
     reason = node_fallback_reason(node)
     if reason is None:
         try:

@@ -58,7 +58,7 @@ def scan(backend: CudfBackend, node: plan.Scan, inputs: list[DeviceFrame]) -> Re
     infers types differently.
     """
     source = node.source
-    if _reads_parquet_on_device(node):
+    if reads_parquet_on_device(node):
         try:
             frame = backend.cudf.read_parquet(expand_paths(source.paths, "parquet"), columns=list(dict.fromkeys(node.source_columns)))
         except (RuntimeError, OSError, ValueError) as error:
@@ -72,7 +72,8 @@ def scan(backend: CudfBackend, node: plan.Scan, inputs: list[DeviceFrame]) -> Re
     return backend.upload(table).frame, []
 
 
-def _reads_parquet_on_device(node: plan.Scan) -> bool:
+def reads_parquet_on_device(node: plan.Scan) -> bool:
+    """Return whether cuDF's Parquet reader gives the scan's columns exactly as pyarrow would."""
     source = node.source
     if source.format != "parquet" or not node.source_columns or source.options.get("dtype"):
         return False

@@ -38,6 +38,7 @@ __all__ = [
     "explain_placement",
     "host_expressions",
     "node_fallback_reason",
+    "node_placement",
 ]
 
 NATIVE_NODES: frozenset[type[plan.Node]] = frozenset(
@@ -617,24 +618,32 @@ def explain_placement(root: plan.Node, dialect: str = "duckdb") -> list[tuple[st
 
 
 def _placement(node: plan.Node, schemas: dict[int, pa.Schema | None], dialect: str) -> tuple[str, str, list[str]]:
-    description = node.describe()
+    placement, reasons = node_placement(node, _expression_schema(node, schemas), dialect)
+    return node.describe(), placement, reasons
+
+
+def node_placement(node: plan.Node, input_schema: pa.Schema | None, dialect: str) -> tuple[str, list[str]]:
+    """Return where the cudf engine runs `node` (`cudf`, `cudf+arrow` or `pandas`) and why.
+
+    `input_schema` is the logical schema of the node's input, both inputs' fields for a join,
+    or None when it is unknown.
+    """
     reason = node_fallback_reason(node)
     if reason is not None:
-        return description, "pandas", [reason]
+        return "pandas", [reason]
 
     expressions = node_expressions(node)
     if not expressions:
-        return description, "cudf", []
-    input_schema = _expression_schema(node, schemas)
+        return "cudf", []
     if input_schema is None:
-        return description, "cudf+arrow", ["the input types are unknown before the query runs"]
+        return "cudf+arrow", ["the input types are unknown before the query runs"]
     oracle = TypeOracle(input_schema, dialect)
     reasons: list[str] = []
     for expression in expressions:
         for subexpression_reason in host_expressions(expression, oracle).values():
             if subexpression_reason not in reasons:
                 reasons.append(subexpression_reason)
-    return description, "cudf+arrow" if reasons else "cudf", reasons
+    return "cudf+arrow" if reasons else "cudf", reasons
 
 
 def _expression_schema(node: plan.Node, schemas: dict[int, pa.Schema | None]) -> pa.Schema | None:

@@ -4,6 +4,9 @@ Each partition is a pandas DataFrame with Arrow-backed columns, the frame type o
 engine, and the per-partition work runs the pandas engine's own handlers. Dask supplies the
 parallelism: hash shuffles, concatenation and the scheduler, local or distributed.
 
+The dask-cuda engine (`DaskCudaBackend`, in `cuda`) runs the same handlers on cuDF partitions.
+Importing it imports cuDF and dask_cudf, so this package exports it lazily.
+
 `import gsql` never imports this package. Importing it without dask installed raises
 `EngineUnavailableError`.
 """
@@ -21,6 +24,20 @@ except ImportError as error:
     ) from None
 
 from gsql.engine.dask.backend import DEFAULT_PARTITIONS, DaskBackend
-from gsql.engine.dask.cluster import SCHEDULER_VARIABLE, client_for, connect
+from gsql.engine.dask.cluster import (
+    SCHEDULER_VARIABLE,
+    client_for,
+    connect,
+    connect_cuda,
+    cuda_client_for,
+)
 
-__all__ = ["DEFAULT_PARTITIONS", "SCHEDULER_VARIABLE", "DaskBackend", "client_for", "connect"]
+__all__ = [
+    "DEFAULT_PARTITIONS",
+    "SCHEDULER_VARIABLE",
+    "DaskBackend",
+    "client_for",
+    "connect",
+    "connect_cuda",
+    "cuda_client_for",
+]

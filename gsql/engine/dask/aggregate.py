@@ -14,6 +14,10 @@ Other aggregates need every row of a group at once: STDDEV, VARIANCE, MEDIAN, th
 percentiles, STRING_AGG, SUM and AVG of DISTINCT values, and COUNT of several DISTINCT
 columns. For those, a hash shuffle on the keys moves the input rows instead, and each
 partition runs the pandas engine's aggregate. Without keys all rows go to one partition.
+
+On the dask-cuda engine the partials would be computed on host copies of the partitions, so
+an aggregate that the cudf engine runs on the GPU takes the whole-groups path instead, and
+each partition runs the cudf engine's aggregate.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gsql.engine.arrow_kernels import cast_value
-from gsql.engine.dask.partitionwise import SHUFFLE_METHOD, arrow_type, map_pandas, single_partition
+from gsql.engine.dask.partitionwise import (
+    arrow_type,
+    concat,
+    device_partitions,
+    drop_duplicates,
+    logical_meta,
+    map_pandas,
+    map_partitions,
+    shuffle,
+    single_partition,
+)
 from gsql.engine.pandas_backend import frame_from_table, table_from_frame
 from gsql.errors import ExecutionError
 from gsql.sql import plan
@@ -49,6 +63,8 @@ _SAME_FUNCTION = {
     "bool_or": "any",
     "any_value": "min",
 }
+
+_HOST_PARTIALS = "partial aggregates are computed and combined by the Arrow kernels on the host"
 
 # The source of the partial column that COUNT(DISTINCT x) fills from deduplicated pairs.
 _DISTINCT = "__distinct"
@@ -75,6 +91,10 @@ def aggregate(
     backend: DaskBackend, node: plan.Aggregate, inputs: list[dd.DataFrame]
 ) -> dd.DataFrame:
     frame = inputs[0]
+    device = device_partitions()
+    if device is not None and device.runs_on_device(node):
+        # NOTE: without GROUP BY keys this moves every row into one partition, on one GPU.
+        return _aggregate_whole_groups(backend, node, frame)
     if not all(_combines(call) for call in node.aggregates):
         return _aggregate_whole_groups(backend, node, frame)
 
@@ -90,19 +110,14 @@ def aggregate(
         if call.function == "count" and call.distinct:
             pieces.append(_distinct_counts(frame, node, index))
 
-    meta = _partials_meta(pieces[0]._meta, node.keys, partials)
+    meta = _partials_meta(logical_meta(pieces[0]), node.keys, partials)
     pieces = [
-        piece.map_partitions(_conform, template=meta, meta=meta, clear_divisions=True)
+        map_partitions(piece, _conform, meta=meta, reason=_HOST_PARTIALS, template=meta)
         for piece in pieces
     ]
-    combined = dd.concat(pieces) if len(pieces) > 1 else pieces[0]
+    combined = concat(pieces) if len(pieces) > 1 else pieces[0]
     if node.keys:
-        combined = combined.shuffle(
-            on=node.keys,
-            npartitions=frame.npartitions,
-            shuffle_method=SHUFFLE_METHOD,
-            ignore_index=True,
-        )
+        combined = shuffle(combined, list(node.keys), frame.npartitions)
     else:
         combined = single_partition(combined)
 
@@ -112,9 +127,9 @@ def aggregate(
         "partials": partials,
         "names": list(node.columns),
     }
-    result_meta = _combine_partials(combined._meta, **options)
-    return combined.map_partitions(
-        _combine_partials, meta=result_meta, clear_divisions=True, **options
+    result_meta = _combine_partials(logical_meta(combined), **options)
+    return map_partitions(
+        combined, _combine_partials, meta=result_meta, reason=_HOST_PARTIALS, **options
     )
 
 
@@ -133,7 +148,7 @@ def _aggregate_whole_groups(
     backend: DaskBackend, node: plan.Aggregate, frame: dd.DataFrame
 ) -> dd.DataFrame:
     if node.keys:
-        frame = frame.shuffle(on=list(node.keys), shuffle_method=SHUFFLE_METHOD, ignore_index=True)
+        frame = shuffle(frame, list(node.keys))
     else:
         frame = single_partition(frame)
     return map_pandas(frame, node, backend.dialect)
@@ -170,27 +185,32 @@ def _partial_frame(
     frame: dd.DataFrame, node: plan.Aggregate, partials: list[_Partial]
 ) -> dd.DataFrame:
     options = {"keys": list(node.keys), "calls": list(node.aggregates), "partials": partials}
-    meta = _aggregate_partition(frame._meta, **options)
-    return frame.map_partitions(_aggregate_partition, meta=meta, clear_divisions=True, **options)
+    meta = _aggregate_partition(logical_meta(frame), **options)
+    return map_partitions(frame, _aggregate_partition, meta=meta, reason=_HOST_PARTIALS, **options)
 
 
 def _distinct_counts(frame: dd.DataFrame, node: plan.Aggregate, index: int) -> dd.DataFrame:
     """Count the distinct non-NULL values of one COUNT(DISTINCT) argument per group, as partials."""
     keys = list(node.keys)
     argument = node.aggregates[index].argument
-    pairs_meta = _distinct_pairs(frame._meta, keys, argument)
-    pairs = frame.map_partitions(
-        _distinct_pairs, keys, argument, meta=pairs_meta, clear_divisions=True
+    pairs_meta = _distinct_pairs(logical_meta(frame), keys, argument)
+    pairs = map_partitions(
+        frame,
+        _distinct_pairs,
+        meta=pairs_meta,
+        reason=_HOST_PARTIALS,
+        keys=keys,
+        argument=argument,
     )
-    pairs = pairs.drop_duplicates(split_out=True, shuffle_method=SHUFFLE_METHOD, ignore_index=True)
+    pairs = drop_duplicates(pairs)
 
     options = {
         "keys": keys,
         "calls": [],
         "partials": [_Partial(f"__n{index}", None, "count_all", "sum")],
     }
-    meta = _aggregate_partition(pairs._meta, **options)
-    return pairs.map_partitions(_aggregate_partition, meta=meta, clear_divisions=True, **options)
+    meta = _aggregate_partition(logical_meta(pairs), **options)
+    return map_partitions(pairs, _aggregate_partition, meta=meta, reason=_HOST_PARTIALS, **options)
 
 
 def _distinct_pairs(frame: pd.DataFrame, keys: list[str], argument: str) -> pd.DataFrame:

@@ -105,7 +105,7 @@ class DaskBackend(Backend):
         @functools.wraps(handler)
         def configured(backend: Any, node: plan.Node, inputs: list[Any]) -> Any:
             try:
-                with dask_settings():
+                with self.settings():
                     return handler(backend, node, inputs)
             except GsqlError:
                 raise
@@ -113,6 +113,10 @@ class DaskBackend(Backend):
                 raise _unsupported(error, type(node).__name__) from error
 
         return configured
+
+    def settings(self) -> contextlib.AbstractContextManager[None]:
+        """Return the context in which this engine builds and computes its collections."""
+        return dask_settings()
 
     def compute(self, frame: dd.DataFrame) -> pd.DataFrame:
         """Compute a collection into one pandas frame.
@@ -123,7 +127,7 @@ class DaskBackend(Backend):
             UnsupportedError: dask or pandas cannot handle a column's type.
         """
         try:
-            with dask_settings():
+            with self.settings():
                 if self.client is not None:
                     return self.client.compute(frame, sync=True)
                 return frame.compute()

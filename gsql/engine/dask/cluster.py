@@ -1,4 +1,8 @@
-"""Connections to a dask cluster: a running scheduler by address, or a local cluster of threads."""
+"""Connections to a dask cluster: a running scheduler by address, or a local cluster.
+
+The dask engine's local cluster runs threads of this process. The dask-cuda engine's local
+cluster is dask-cuda's `LocalCUDACluster`, with one worker process per visible GPU.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from gsql.errors import EngineUnavailableError, GsqlError
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["SCHEDULER_VARIABLE", "client_for", "connect"]
+__all__ = ["SCHEDULER_VARIABLE", "client_for", "connect", "connect_cuda", "cuda_client_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +25,20 @@ SCHEDULER_VARIABLE = "GSQL_SCHEDULER"
 # One client per scheduler address, so that each query does not open a new connection.
 _clients: dict[str, Client] = {}
 
+# One client of a local dask-cuda cluster per (RMM pool size, device memory limit).
+_cuda_clients: dict[tuple[Any, Any], Client] = {}
+
 
 def connect(scheduler: str | None = None, workers: int | None = None) -> Client:
     """Connect to a dask scheduler, or start a local cluster when there is no address.
 
     The local cluster runs its workers as threads of this process (`processes=False`), so its
-    scheduler and workers talk over dask's in-process transport and open no network port, and
-    it has no dashboard. Closing the returned client closes such a cluster too.
+    scheduler and workers talk over dask's in-process transport, and its dashboard is off.
+    Closing the returned client closes such a cluster too.
+
+    NOTE: the scheduler and each worker still start an HTTP server (health and metrics
+    routes). With distributed 2026.8 and the in-process transport, a worker's server was
+    seen listening on a random TCP port of every interface.
 
     Args:
         scheduler: a scheduler address such as `tcp://10.0.0.5:8786`. When None, the
@@ -103,3 +114,106 @@ def _client_class() -> type[Client]:
             "install it with `pip install 'gsql[dask]'`"
         ) from None
     return Client
+
+
+def connect_cuda(
+    scheduler: str | None = None,
+    rmm_pool_size: int | str | None = None,
+    device_memory_limit: int | str | None = None,
+) -> Client:
+    """Connect to a dask scheduler, or start dask-cuda's `LocalCUDACluster` when there is none.
+
+    The local cluster has one worker process per GPU that `CUDA_VISIBLE_DEVICES` shows. gsql
+    asks it to listen on 127.0.0.1 and to start no dashboard. Closing the returned client
+    leaves the cluster running until this process exits.
+
+    Args:
+        scheduler: a scheduler address; None reads `GSQL_SCHEDULER`, and when that is unset
+            too, a local cluster starts.
+        rmm_pool_size: the size of the RMM memory pool that each worker allocates on its GPU
+            at start, in bytes or as a string such as `"24GB"`; None allocates no pool.
+        device_memory_limit: the device memory use, in bytes, as a string such as `"30GB"`
+            or as a fraction of the GPU's memory such as `0.8`, above which a worker spills
+            data from the GPU to host memory; None keeps dask-cuda's default.
+
+    Raises:
+        EngineUnavailableError: dask-cuda or `distributed` is not installed, or connecting to
+            the scheduler failed.
+        GsqlError: a memory option is given together with a scheduler address.
+    """
+    address = scheduler or os.environ.get(SCHEDULER_VARIABLE)
+    options = _cuda_cluster_options(rmm_pool_size, device_memory_limit)
+    if address:
+        if options:
+            raise GsqlError(
+                f"{' and '.join(f'`{name}`' for name in options)} configure a local dask-cuda "
+                f"cluster, but scheduler `{address}` was given; set them on its workers "
+                "(`dask cuda worker --rmm-pool-size ...`) instead"
+            )
+        return connect(address)
+
+    cluster_class = _cuda_cluster_class()
+    cluster = cluster_class(host="127.0.0.1", dashboard_address=None, **options)
+    client = _client_class()(cluster, set_as_default=False)
+    logger.info(
+        "started a local dask-cuda cluster of %d worker(s) with %s",
+        len(client.scheduler_info()["workers"]),
+        ", ".join(f"{name}={value}" for name, value in options.items()) or "default settings",
+    )
+    return client
+
+
+def cuda_client_for(
+    scheduler: Client | str | None,
+    rmm_pool_size: int | str | None = None,
+    device_memory_limit: int | str | None = None,
+) -> Client:
+    """Return the client for the dask-cuda engine's settings.
+
+    A `Client` is used as it is, and an address (or `GSQL_SCHEDULER`) connects once per
+    process. Without either, one local dask-cuda cluster per set of memory options starts on
+    first use and serves the later queries of this process.
+    """
+    if scheduler is None:
+        scheduler = os.environ.get(SCHEDULER_VARIABLE) or None
+    if scheduler is not None and not isinstance(scheduler, str):
+        return scheduler
+    if scheduler is not None:
+        if _cuda_cluster_options(rmm_pool_size, device_memory_limit):
+            # Raises GsqlError: the memory options apply to a local cluster only.
+            return connect_cuda(scheduler, rmm_pool_size, device_memory_limit)
+        client = client_for(scheduler)
+        assert client is not None
+        return client
+
+    key = (rmm_pool_size, device_memory_limit)
+    client = _cuda_clients.get(key)
+    if client is None or client.status in ("closing", "closed"):
+        client = connect_cuda(None, rmm_pool_size, device_memory_limit)
+        _cuda_clients[key] = client
+    return client
+
+
+def _cuda_cluster_options(
+    rmm_pool_size: int | str | None, device_memory_limit: int | str | None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if rmm_pool_size is not None:
+        options["rmm_pool_size"] = rmm_pool_size
+    if device_memory_limit is not None:
+        options["device_memory_limit"] = device_memory_limit
+    return options
+
+
+def _cuda_cluster_class() -> Any:
+    try:
+        from dask_cuda import LocalCUDACluster
+    except Exception as error:  # noqa: BLE001  (a broken CUDA install raises RuntimeError or OSError)
+        from gsql.engine.gpu import cuda_extra, inspect_gpus, install_command
+
+        extra = cuda_extra(inspect_gpus().cuda_major)
+        raise EngineUnavailableError(
+            f"the dask-cuda engine needs dask-cuda, which failed to import ({error}); "
+            f"install it with `{install_command(extra)}`, or pass a scheduler address"
+        ) from None
+    return LocalCUDACluster

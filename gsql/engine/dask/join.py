@@ -22,10 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gsql.engine.dask.partitionwise import (
-    SHUFFLE_METHOD,
     align_types,
     co_partition,
+    drop_duplicates,
+    logical_meta,
     map_pandas,
+    map_partitions,
     single_partition,
 )
 from gsql.engine.pandas_backend import table_from_frame
@@ -96,32 +98,25 @@ def _partitioned_in(node: plan.MarkJoin, left: dd.DataFrame, right: dd.DataFrame
     of those two counts goes to every partition.
     """
     assert node.probe_left is not None and node.probe_right is not None
-    values_meta = _select_values(right._meta, node.probe_right)
-    values = right.map_partitions(
-        _select_values, node.probe_right, meta=values_meta, clear_divisions=True
+    reason = "IN (subquery) marks are computed by the Arrow kernels on the host"
+    values_meta = _select_values(logical_meta(right), node.probe_right)
+    values = map_partitions(
+        right, _select_values, meta=values_meta, reason=reason, column=node.probe_right
     )
     left, values = align_types(left, values, [node.probe_left], ["__value"])
 
-    count_meta = _count_values(values._meta)
-    counts = values.map_partitions(_count_values, meta=count_meta, clear_divisions=True)
-    totals = single_partition(counts).map_partitions(_sum_counts, meta=count_meta)
+    count_meta = _count_values(logical_meta(values))
+    counts = map_partitions(values, _count_values, meta=count_meta, reason=reason)
+    totals = map_partitions(single_partition(counts), _sum_counts, meta=count_meta, reason=reason)
 
-    present = values.map_partitions(_drop_nulls, meta=values._meta, clear_divisions=True)
-    present = present.drop_duplicates(
-        split_out=True, shuffle_method=SHUFFLE_METHOD, ignore_index=True
-    )
+    present = map_partitions(values, _drop_nulls, meta=logical_meta(values), reason=reason)
+    present = drop_duplicates(present)
     left, present = co_partition(left, present, [node.probe_left], ["__value"])
 
     options = {"probe": node.probe_left, "mark": node.mark}
-    meta = _mark_in_partition(left._meta, present._meta, count_meta, **options)
-    return left.map_partitions(
-        _mark_in_partition,
-        present,
-        totals,
-        meta=meta,
-        align_dataframes=False,
-        clear_divisions=True,
-        **options,
+    meta = _mark_in_partition(logical_meta(left), logical_meta(present), count_meta, **options)
+    return map_partitions(
+        left, _mark_in_partition, present, totals, meta=meta, reason=reason, **options
     )
 
 

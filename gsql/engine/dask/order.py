@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import dask.dataframe as dd
-import pandas as pd
 
-from gsql.engine.dask.partitionwise import map_pandas, run_pandas, single_partition
+from gsql.engine.dask.partitionwise import map_pandas, single_partition
 from gsql.sql import plan
 
 if TYPE_CHECKING:
@@ -55,13 +54,7 @@ def _sorted_heads(
     backend: DaskBackend, node: plan.Sort, frame: dd.DataFrame, count: int
 ) -> dd.DataFrame:
     """Sort each partition and keep its first `count` rows."""
-    options = {"keys": list(node.keys), "count": count, "dialect": backend.dialect}
-    meta = _sorted_head(frame._meta, **options)
-    return frame.map_partitions(_sorted_head, meta=meta, clear_divisions=True, **options)
-
-
-def _sorted_head(
-    frame: pd.DataFrame, keys: list[plan.SortKey], count: int, dialect: str
-) -> pd.DataFrame:
-    sort_node = plan.Sort(list(frame.columns), keys=keys)
-    return run_pandas(frame, node=sort_node, dialect=dialect).iloc[:count]
+    sorted_partitions = map_pandas(frame, node, backend.dialect)
+    return map_pandas(
+        sorted_partitions, plan.Limit(list(node.columns), limit=count), backend.dialect
+    )

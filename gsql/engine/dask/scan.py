@@ -4,6 +4,9 @@ Parquet sources become one partition per row group, each read by a task with the
 normalisation as `TableSource.read`. CSV files and in-memory tables are read once on the
 client and split into partitions, so reading them is not parallel yet. With a distributed
 client the partitions are scattered to the workers rather than put into the task graph.
+
+On the dask-cuda engine each partition is copied to the GPU by its task, and Parquet row groups
+are read by cuDF's reader where the cudf engine would use it (see `device`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pyarrow.dataset as ds
 
 from gsql.catalogs._arrow import cast_table
 from gsql.catalogs.parquet import ParquetReader
+from gsql.engine.dask.partitionwise import device_partitions, logical_meta
 from gsql.engine.pandas_backend import PandasBackend, frame_from_table
 from gsql.errors import DataError, ExecutionError
 from gsql.sql import plan
@@ -40,7 +44,13 @@ def scan(backend: DaskBackend, node: plan.Scan, inputs: list[dd.DataFrame]) -> d
         frame = _scan_parquet(node, backend.partitions)
         if frame is not None:
             return frame
-    return _scan_whole(node, backend)
+    return _to_device(_scan_whole(node, backend))
+
+
+def _to_device(frame: dd.DataFrame) -> dd.DataFrame:
+    """Copy the pandas partitions of `frame` to the GPU on the dask-cuda engine."""
+    device = device_partitions()
+    return frame if device is None else device.from_host(frame)
 
 
 def _scan_whole(node: plan.Scan, backend: DaskBackend) -> dd.DataFrame:
@@ -75,20 +85,27 @@ def _scan_parquet(node: plan.Scan, minimum: int) -> dd.DataFrame | None:
     if not pieces:
         return None
 
-    read = functools.partial(
-        _read_piece,
-        physical=dataset.schema,
-        schema=schema,
-        columns=list(node.source_columns),
-        names=list(node.columns),
-    )
-    empty = schema.empty_table().select(list(node.source_columns)).rename_columns(node.columns)
-    frame = dd.from_map(read, pieces, meta=frame_from_table(empty), enforce_metadata=False)
+    device = device_partitions()
+    if device is not None:
+        frame = device.from_parquet_pieces(node, pieces, dataset.schema, schema)
+    else:
+        read = functools.partial(
+            _read_piece,
+            physical=dataset.schema,
+            schema=schema,
+            columns=list(node.source_columns),
+            names=list(node.columns),
+        )
+        empty = schema.empty_table().select(list(node.source_columns)).rename_columns(node.columns)
+        frame = dd.from_map(read, pieces, meta=frame_from_table(empty), enforce_metadata=False)
 
     count = partition_count(minimum, reader.row_count())
     if frame.npartitions < count:
         # Dask splits each partition after reading it, so every row group is read once.
-        frame = frame.repartition(npartitions=count)
+        split = frame.repartition(npartitions=count)
+        if device is not None:
+            device.register(split, logical_meta(frame))
+        frame = split
     return frame
 
 
@@ -114,10 +131,12 @@ def _read_piece(
 def values(backend: DaskBackend, node: plan.Values, inputs: list[dd.DataFrame]) -> dd.DataFrame:
     """Build the literal rows on the client: they are part of the query text, so they are few."""
     frame = PandasBackend.handlers[plan.Values](PandasBackend(backend.dialect), node, [])
-    return dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions()
+    return _to_device(dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions())
 
 
-def recursive(backend: DaskBackend, node: plan.Recursive, inputs: list[dd.DataFrame]) -> dd.DataFrame:
+def recursive(
+    backend: DaskBackend, node: plan.Recursive, inputs: list[dd.DataFrame]
+) -> dd.DataFrame:
     """Run a recursive CTE on the client with the pandas engine.
 
     Each iteration depends on the previous one, so the recursion does not split into tasks;
@@ -126,9 +145,11 @@ def recursive(backend: DaskBackend, node: plan.Recursive, inputs: list[dd.DataFr
     pandas_backend = PandasBackend(backend.dialect)
     base = backend.compute(inputs[0])
     frame = PandasBackend.handlers[plan.Recursive](pandas_backend, node, [base])
-    return dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions()
+    return _to_device(dd.from_pandas(frame, npartitions=1, sort=False).clear_divisions())
 
 
-def working_table(backend: DaskBackend, node: plan.WorkingTable, inputs: list[dd.DataFrame]) -> dd.DataFrame:
+def working_table(
+    backend: DaskBackend, node: plan.WorkingTable, inputs: list[dd.DataFrame]
+) -> dd.DataFrame:
     """Reject a working table outside its recursion: the pandas engine runs recursive terms."""
     raise ExecutionError("a recursive CTE's working table was read outside its recursion")

@@ -16,11 +16,14 @@ import pyarrow as pa
 
 from gsql.engine.arrow_kernels import common_type
 from gsql.engine.dask.partitionwise import (
-    SHUFFLE_METHOD,
     arrow_type,
     cast_column,
     co_partition,
+    concat,
+    drop_duplicates,
+    logical_meta,
     map_pandas,
+    map_partitions,
     single_partition,
 )
 from gsql.sql import plan
@@ -36,7 +39,7 @@ def distinct(backend: DaskBackend, node: plan.Distinct, inputs: list[dd.DataFram
     if len(frame.columns) == 0:
         # Rows without columns are all equal: the result is at most one row.
         return map_pandas(single_partition(frame), node, backend.dialect)
-    return frame.drop_duplicates(split_out=True, shuffle_method=SHUFFLE_METHOD, ignore_index=True)
+    return drop_duplicates(frame)
 
 
 def set_operation(
@@ -44,7 +47,7 @@ def set_operation(
 ) -> dd.DataFrame:
     left, right = _align_inputs(node, *inputs)
     if node.kind == "union":
-        combined = dd.concat([left, right])
+        combined = concat([left, right])
         if node.all:
             return combined
         return distinct(backend, plan.Distinct(list(node.columns)), [combined])
@@ -73,8 +76,9 @@ def _conform_input(
     frame: dd.DataFrame, columns: list[str], types: dict[str, pa.DataType]
 ) -> dd.DataFrame:
     options = {"columns": list(columns), "types": types}
-    meta = _conform_partition(frame._meta, **options)
-    return frame.map_partitions(_conform_partition, meta=meta, clear_divisions=True, **options)
+    meta = _conform_partition(logical_meta(frame), **options)
+    reason = "set operation inputs are renamed and cast by the Arrow kernels on the host"
+    return map_partitions(frame, _conform_partition, meta=meta, reason=reason, **options)
 
 
 def _conform_partition(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import dask.dataframe as dd
 
-from gsql.engine.dask.partitionwise import SHUFFLE_METHOD, map_pandas, single_partition
+from gsql.engine.dask.partitionwise import map_pandas, shuffle, single_partition
 from gsql.sql import plan
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def window(backend: DaskBackend, node: plan.Window, inputs: list[dd.DataFrame]) 
     frame = inputs[0]
     shared = _shared_partition_columns(node.calls)
     if shared and frame.npartitions > 1:
-        frame = frame.shuffle(on=shared, shuffle_method=SHUFFLE_METHOD, ignore_index=True)
+        frame = shuffle(frame, shared)
     else:
         frame = single_partition(frame)
     return map_pandas(frame, node, backend.dialect)
