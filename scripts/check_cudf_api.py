@@ -103,7 +103,7 @@ CALLS: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "dask_cuda",
         "LocalCUDACluster",
-        ("host", "dashboard_address", "rmm_pool_size", "device_memory_limit"),
+        ("host", "dashboard_address", "worker_dashboard_address", "rmm_pool_size", "device_memory_limit"),
     ),
     # rmm, which dask-cuda uses for the pool; gsql reports its version in `gsql doctor`.
     ("rmm", "__version__", ()),

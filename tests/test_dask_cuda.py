@@ -47,7 +47,8 @@ class FakeLocalCUDACluster(distributed.LocalCluster):
     def __init__(self, **options: Any) -> None:
         FakeLocalCUDACluster.calls.append(dict(options))
         assert options.pop("host") == "127.0.0.1"
-        assert options.pop("dashboard_address") is None
+        assert options.pop("dashboard_address") == "127.0.0.1:0"
+        assert options.pop("worker_dashboard_address") == "127.0.0.1:0"
         options.pop("rmm_pool_size", None)
         options.pop("device_memory_limit", None)
         assert not options, f"unexpected LocalCUDACluster arguments {options}"
@@ -59,7 +60,7 @@ class FakeLocalCUDACluster(distributed.LocalCluster):
             processes=False,
             protocol="tcp",
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
         )
 
 
@@ -247,7 +248,8 @@ def test_local_cluster_gets_memory_options(stand_ins: None) -> None:
     assert FakeLocalCUDACluster.calls == [
         {
             "host": "127.0.0.1",
-            "dashboard_address": None,
+            "dashboard_address": "127.0.0.1:0",
+            "worker_dashboard_address": "127.0.0.1:0",
             "rmm_pool_size": "1GB",
             "device_memory_limit": 0.5,
         }
@@ -288,7 +290,7 @@ def test_cli_passes_memory_options(stand_ins: None, tmp_path: Path) -> None:
 
 def test_running_scheduler_by_address(stand_ins: None, monkeypatch: pytest.MonkeyPatch) -> None:
     with distributed.LocalCluster(
-        n_workers=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
+        n_workers=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address="127.0.0.1:0"
     ) as local:
         FakeLocalCUDACluster.calls.clear()
         monkeypatch.setenv("GSQL_SCHEDULER", local.scheduler_address)

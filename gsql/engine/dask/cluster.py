@@ -25,6 +25,9 @@ SCHEDULER_VARIABLE = "GSQL_SCHEDULER"
 # One client per scheduler address, so that each query does not open a new connection.
 _clients: dict[str, Client] = {}
 
+# The HTTP servers of a local cluster's scheduler and workers, on free loopback ports.
+_LOOPBACK_HTTP = {"dashboard_address": "127.0.0.1:0", "worker_dashboard_address": "127.0.0.1:0"}
+
 # One client of a local dask-cuda cluster per (RMM pool size, device memory limit).
 _cuda_clients: dict[tuple[Any, Any], Client] = {}
 
@@ -33,12 +36,11 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Client:
     """Connect to a dask scheduler, or start a local cluster when there is no address.
 
     The local cluster runs its workers as threads of this process (`processes=False`), so its
-    scheduler and workers talk over dask's in-process transport, and its dashboard is off.
+    scheduler and workers talk over dask's in-process transport. The scheduler and each
+    worker still start an HTTP server (dashboard, health and metrics routes): gsql binds them
+    to a free port of 127.0.0.1, because dask's defaults listen on every interface (port 8787
+    and a random one, seen with distributed 2026.8 even with `dashboard_address=None`).
     Closing the returned client closes such a cluster too.
-
-    NOTE: the scheduler and each worker still start an HTTP server (health and metrics
-    routes). With distributed 2026.8 and the in-process transport, a worker's server was
-    seen listening on a random TCP port of every interface.
 
     Args:
         scheduler: a scheduler address such as `tcp://10.0.0.5:8786`. When None, the
@@ -73,7 +75,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Client:
         logger.info("connected to the dask scheduler at %s", address)
         return client
 
-    options: dict[str, Any] = {"processes": False, "dashboard_address": None}
+    options: dict[str, Any] = {"processes": False, **_LOOPBACK_HTTP}
     if workers is not None:
         options["n_workers"] = workers
     client = client_class(set_as_default=False, **options)
@@ -124,7 +126,7 @@ def connect_cuda(
     """Connect to a dask scheduler, or start dask-cuda's `LocalCUDACluster` when there is none.
 
     The local cluster has one worker process per GPU that `CUDA_VISIBLE_DEVICES` shows. gsql
-    asks it to listen on 127.0.0.1 and to start no dashboard. Closing the returned client
+    asks it to listen on 127.0.0.1, HTTP servers included. Closing the returned client
     leaves the cluster running until this process exits.
 
     Args:
@@ -153,7 +155,7 @@ def connect_cuda(
         return connect(address)
 
     cluster_class = _cuda_cluster_class()
-    cluster = cluster_class(host="127.0.0.1", dashboard_address=None, **options)
+    cluster = cluster_class(host="127.0.0.1", **_LOOPBACK_HTTP, **options)
     client = _client_class()(cluster, set_as_default=False)
     logger.info(
         "started a local dask-cuda cluster of %d worker(s) with %s",
