@@ -24,7 +24,11 @@ from gsql.catalogs import Catalog, TableSource, source_from_path, source_from_ta
 from gsql.errors import BindError, UnsupportedError, suggest
 from gsql.types import sql_type
 
-__all__ = ["BoundQuery", "bind_query"]
+__all__ = ["RECURRING", "BoundQuery", "bind_query"]
+
+# The meta key that marks a table reference written `recurring.<cte>`: DuckDB's name, inside a
+# recursive CTE's recursive term, for the CTE's whole result so far.
+RECURRING = "gsql_recurring"
 
 _FILE_SUFFIX = re.compile(r"\.(csv|tsv|txt|parquet|pq)(\.(gz|zst|bz2))?$", re.IGNORECASE)
 _TABLE_FUNCTIONS = (exp.ReadCSV, exp.ReadParquet)
@@ -184,6 +188,12 @@ def _bind_table(
     if table.args.get("db") and not table.args.get("catalog") and table.args["db"].name.lower() == "main":
         # DuckDB's default schema is `main`; gsql's one schema plays that part.
         table.set("db", None)
+    if _is_recurring_table(table, cte_names):
+        table.set("db", None)
+        table.meta[RECURRING] = True
+        if not table.alias:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(target.name)))
+        return
     if table.args.get("db") or table.args.get("catalog"):
         raise UnsupportedError(
             f"qualified table name `{table.sql()}` is not supported; gsql has one schema, "
@@ -204,6 +214,13 @@ def _bind_table(
         _replace_with_local_name(table, source, sources, default_alias=_stem(name))
         return
     catalog.get(name)  # raises BindError with a suggestion
+
+
+def _is_recurring_table(table: exp.Table, cte_names: set[str]) -> bool:
+    db = table.args.get("db")
+    if db is None or table.args.get("catalog") or db.name.lower() != "recurring":
+        return False
+    return table.name.lower() in cte_names
 
 
 def _source_from_function(function: exp.Expression, index: int) -> TableSource:

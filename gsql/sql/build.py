@@ -20,8 +20,9 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
-from gsql.sql.bind import BoundQuery
+from gsql.sql.bind import RECURRING, BoundQuery
 from gsql.sql.prune import prune_columns
+from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key
 from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
@@ -117,41 +118,14 @@ class _PlanBuilder:
         for cte in with_.expressions:
             name = cte.alias_or_name.lower()
             body = cte.this
-            if with_.args.get("recursive") and _reads_table(body, name):
+            if with_.args.get("recursive") and reads_cte(body, name):
                 ctes[name] = self._recursive_cte(cte, name, ctes)
             else:
                 ctes[name] = self.query(body, ctes)
         return ctes
 
     def _recursive_cte(self, cte: exp.CTE, name: str, ctes: dict[str, Relation]) -> Relation:
-        """Plan `base UNION [ALL] step` where `step` reads the CTE itself."""
-        body = cte.this
-        if not isinstance(body, exp.Union) or _reads_table(body.this, name):
-            raise UnsupportedError(
-                f"recursive CTE `{name}` must be `base UNION [ALL] recursive term`, with only "
-                "the recursive term reading the CTE"
-            )
-        for clause in ("order", "limit", "offset"):
-            if body.args.get(clause):
-                raise UnsupportedError(f"{clause.upper()} on a recursive CTE's UNION is not supported")
-        base = self.query(body.this, ctes)
-        alias = cte.args.get("alias")
-        names = [column.name for column in alias.columns] if alias is not None and alias.columns else base.names
-        if len(names) != len(base.names):
-            raise BindError(f"recursive CTE `{name}` names {len(names)} columns but returns {len(base.names)}")
-        working = plan.WorkingTable([self.fresh("wt") for _ in names])
-        inner = dict(ctes)
-        inner[name] = Relation(working, names)
-        step = self.query(body.expression, inner)
-        if len(step.names) != len(names):
-            raise BindError(
-                f"the recursive term of `{name}` returns {len(step.names)} columns, not {len(names)}"
-            )
-        distinct = body.args.get("distinct", True) is not False
-        node = plan.Recursive(
-            [self.fresh("r") for _ in names], base=base.node, step=step.node, working=working, all=not distinct
-        )
-        return Relation(node, names)
+        return plan_recursive_cte(self, cte, name, ctes)
 
     def set_operation(self, expression: exp.SetOperation, ctes: dict[str, Relation]) -> Relation:
         _reject_args(expression, _HANDLED_SET_ARGS, "set operation")
@@ -230,6 +204,14 @@ class _PlanBuilder:
 
     def _from_item(self, item: exp.Expression, ctes: dict[str, Relation], scope: Scope) -> _FromItem:
         alias = item.alias_or_name
+        if isinstance(item, exp.Table) and item.meta.get(RECURRING):
+            relation = ctes.get(recurring_key(item.name.lower()))
+            if relation is None:
+                raise BindError(
+                    f"`recurring.{item.name}` can only be read in the recursive term of the "
+                    f"recursive CTE `{item.name}`"
+                )
+            return self._rename(relation, alias, scope)
         if isinstance(item, exp.Table) and item.name.lower() in ctes and not item.args.get("db"):
             relation = ctes[item.name.lower()]
             return self._rename(relation, alias, scope)
@@ -862,10 +844,6 @@ def _is_distinct_with_separator(call: exp.Expression) -> bool:
         and isinstance(call.this, exp.Distinct)
         and call.args.get("separator") is not None
     )
-
-
-def _reads_table(expression: exp.Expression, name: str) -> bool:
-    return any(table.name.lower() == name for table in expression.find_all(exp.Table))
 
 
 def _substitute_aliases(expression: exp.Expression, aliases: dict[str, exp.Expression]) -> exp.Expression:

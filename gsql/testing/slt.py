@@ -45,6 +45,7 @@ import sqlglot
 from sqlglot import exp
 
 import gsql
+from gsql.sql.parse import USING_KEY, parse_statements
 from gsql.types import arrow_type
 
 __all__ = [
@@ -754,15 +755,20 @@ _DUCKDB_ONLY_TYPES = {
 def duckdb_only_features(sql: str) -> list[str]:
     """Return the DuckDB-only functions, syntax and types that `sql` uses, in order.
 
-    An empty list also means that sqlglot could not parse the text.
+    An empty list also means that gsql could not parse the text. The items of a recursive
+    CTE's `USING KEY (...)` clause, which gsql's parser keeps outside the tree, are searched too.
     """
     try:
-        statements = sqlglot.parse(sql, read="duckdb")
-    except sqlglot.errors.SqlglotError:
+        statements = parse_statements(sql, "duckdb")
+    except (gsql.GsqlError, sqlglot.errors.SqlglotError):
         return []
     found: list[str] = []
+    trees: list[exp.Expression] = list(statements)
     for statement in statements:
-        for node in statement.walk() if statement else ():
+        for cte in statement.find_all(exp.CTE):
+            trees.extend(cte.meta.get(USING_KEY, []))
+    for tree in trees:
+        for node in tree.walk():
             feature = _duckdb_only_feature(node)
             if feature and feature not in found:
                 found.append(feature)
