@@ -6,6 +6,7 @@ cuDF does not run recursive CTEs.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from gsql.errors import ExecutionError
@@ -87,9 +88,9 @@ class _Result:
 
         node = self.node
         history = self.history
-        groups = history.groupby(node.key, dropna=False, sort=False).ngroup()
-        group_column = node.history.columns[-1]
-        numbered = history.assign(**{group_column: groups.to_numpy()})
+        groups = history.groupby(node.key, dropna=False, sort=False).ngroup().to_numpy()
+        group_column, row_column = node.history.columns[-2:]
+        numbered = history.assign(**{group_column: groups, row_column: np.arange(len(history))})
         frames = self.backend.working_tables
         frames[id(node.history)] = numbered.set_axis(node.history.columns, axis=1)
         state, _timings = execute_plan(node.state, self.backend)
@@ -99,6 +100,9 @@ class _Result:
         order = last[group_column].to_numpy()
         frame = last[list(node.columns)].reset_index(drop=True)
         for column, state_column in zip(node.aggregated, node.state.columns[1:]):
-            values = state[state_column].reindex(order)
-            frame[column] = values.reset_index(drop=True)
+            frame[column] = state[state_column].reindex(order).reset_index(drop=True)
+        for column in node.first_values:
+            present = numbered[numbered[column].notna()]
+            first = present.drop_duplicates(subset=[group_column]).set_index(group_column)[column]
+            frame[column] = first.reindex(order).reset_index(drop=True)
         return frame

@@ -279,8 +279,10 @@ class Recursive(Node):
     With DuckDB's `USING KEY`, `key` names the key columns and the result contains one row per
     key: a new row replaces the row with the same key, the last one winning within a run.
     `aggregated` names the columns that aggregate over every row ever produced for the key
-    instead: `state` computes them from `history`, the rows so far plus a group number column,
-    and returns the group number column followed by one column for each of `aggregated`.
+    instead: `state` computes them from `history`, the rows so far plus a group number column
+    and a row number column, and returns the group number column followed by one column for
+    each of `aggregated`. The columns in `first_values` keep the first non-NULL value produced
+    for the key (DuckDB's ANY_VALUE in USING KEY).
     """
 
     base: Node = None  # type: ignore[assignment]
@@ -292,6 +294,7 @@ class Recursive(Node):
     aggregated: list[str] = field(default_factory=list)
     history: WorkingTable | None = None
     state: Node | None = None
+    first_values: list[str] = field(default_factory=list)
 
     @property
     def inputs(self) -> list[Node]:

@@ -25,10 +25,15 @@ if TYPE_CHECKING:
 __all__ = ["plan_recursive_cte", "recurring_key"]
 
 # The CTE name and alias under which the state query of a USING KEY CTE with aggregates reads
-# the rows produced so far, and the name of the group number column added to those rows.
+# the rows produced so far, and the names of the group and row number columns added to them.
 _HISTORY_TABLE = "__gsql_history"
 _HISTORY_ALIAS = "__history"
 _GROUP_COLUMN = "__gsql_group"
+_ROW_COLUMN = "__gsql_row"
+
+# Arguments of an aggregate call that USING KEY takes: the value, STRING_AGG's separator and
+# the flag sqlglot sets on DuckDB's COUNT.
+_CALL_ARGS = frozenset({"this", "separator", "big_int"})
 
 
 def recurring_key(name: str) -> str:
@@ -100,6 +105,8 @@ def _plan_using_key(
                 keys.append(index)
             continue
         call = item.this if isinstance(item, exp.Alias) else item
+        if isinstance(call, exp.IgnoreNulls) and isinstance(call.this, exp.AnyValue):
+            call = call.this  # DuckDB's ANY_VALUE skips NULLs, as gsql's does
         _check_key_aggregate(call, item)
         target = _aggregate_target(item, call, positions, cte_name, names)
         if target in aggregates:
@@ -157,9 +164,7 @@ def _check_key_aggregate(call: exp.Expression, item: exp.Expression) -> None:
         )
     if type(call) not in AGGREGATE_FUNCTIONS and not isinstance(call, exp.CountIf):
         raise UnsupportedError(f"aggregate function `{call.sql_name()}` is not supported in USING KEY")
-    extra = {key for key, value in call.args.items() if value is not None and key != "this"}
-    if isinstance(call, exp.GroupConcat):
-        extra.discard("separator")
+    extra = {key for key, value in call.args.items() if value is not None} - _CALL_ARGS
     if extra:
         raise UnsupportedError(f"aggregate `{call.sql()}` with more than its value argument is not supported in USING KEY")
     for argument in call.find_all(exp.Distinct, exp.Star, exp.Order):
@@ -197,15 +202,19 @@ def _plan_state(
     """Plan the query that aggregates the rows produced so far, one group per key."""
     from gsql.sql.build import Relation
 
-    history = plan.WorkingTable([builder.fresh("h") for _ in names] + [builder.fresh("hg")])
-    relation = Relation(history, [*names, _GROUP_COLUMN])
+    history = plan.WorkingTable([builder.fresh("h") for _ in names] + [builder.fresh("hg"), builder.fresh("hr")])
+    relation = Relation(history, [*names, _GROUP_COLUMN, _ROW_COLUMN])
     group = exp.column(_GROUP_COLUMN, table=_HISTORY_ALIAS)
     select = exp.select(group.copy()).from_(exp.to_table(_HISTORY_TABLE).as_(_HISTORY_ALIAS))
     for index, call in aggregates.items():
+        if isinstance(call, exp.AnyValue):
+            # gsql's ANY_VALUE may return any value, but DuckDB's returns the first one here.
+            node.first_values.append(node.columns[index])
+            continue
         select = select.select(exp.alias_(_history_call(call, positions, names), f"_state_{index}"))
+        node.aggregated.append(node.columns[index])
     select = select.group_by(group)
     state = builder.select(select, {_HISTORY_TABLE: relation})
-    node.aggregated = [node.columns[index] for index in aggregates]
     node.history = history
     node.state = state.node
 
@@ -219,6 +228,10 @@ def _history_call(call: exp.Expression, positions: dict[str, int], names: list[s
         return node
 
     qualified = call.copy().transform(qualify)
+    if isinstance(qualified, exp.GroupConcat):
+        # STRING_AGG joins the values in the order they were produced.
+        row = exp.Ordered(this=exp.column(_ROW_COLUMN, table=_HISTORY_ALIAS), nulls_first=False)
+        qualified.set("this", exp.Order(this=qualified.this, expressions=[row]))
     if isinstance(qualified, exp.CountIf):
         condition = exp.If(this=qualified.this, true=exp.Literal.number(1))
         return exp.Count(this=exp.Case(ifs=[condition]))

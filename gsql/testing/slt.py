@@ -676,6 +676,7 @@ DUCKDB_ONLY_FUNCTIONS = frozenset(
     [
         "approx_count_distinct",
         "approx_quantile",
+        "approx_top_k",
         "arbitrary",
         "arg_max",
         "arg_max_null",
@@ -769,7 +770,7 @@ def duckdb_only_features(sql: str) -> list[str]:
             trees.extend(cte.meta.get(USING_KEY, []))
     for tree in trees:
         for node in tree.walk():
-            feature = _duckdb_only_feature(node)
+            feature = _duckdb_only_feature(node) or _duckdb_only_name(node, sql)
             if feature and feature not in found:
                 found.append(feature)
     return found
@@ -790,6 +791,19 @@ def _duckdb_only_feature(node: exp.Expression) -> str | None:
         if is_duckdb_only and name != "array_agg":
             return name
     return None
+
+
+def _duckdb_only_name(node: exp.Expression, sql: str) -> str | None:
+    """Return the function name as written in `sql` when only DuckDB has it.
+
+    sqlglot turns some DuckDB-only names into standard nodes: `list(x)` becomes ARRAY_AGG and
+    `approx_count_distinct(x)` becomes APPROX_DISTINCT. The node's meta keeps where its name is.
+    """
+    start, end = node.meta.get("start"), node.meta.get("end")
+    if not isinstance(node, exp.Func) or start is None or end is None:
+        return None
+    name = sql[start : end + 1].lower()
+    return name if name in DUCKDB_ONLY_FUNCTIONS else None
 
 
 # ---------------------------------------------------------------------------------------------
