@@ -74,7 +74,9 @@ class _Result:
         if not node.all:
             # UNION drops the rows that are already in the result, including a row equal to
             # the current row of its key, and duplicates within the run.
-            rows = _set_operation(self.backend, plan.SetOperation(node.columns, kind="except"), [rows, self.frame])
+            rows = _set_operation(
+                self.backend, plan.SetOperation(node.columns, kind="except"), [rows, self.frame]
+            )
         combined = pd.concat([self.frame, rows], ignore_index=True)
         if node.key:
             # A later row replaces the earlier row with the same key; NULL keys are equal here.

@@ -22,7 +22,7 @@ from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import RECURRING, BoundQuery
 from gsql.sql.prune import prune_columns
-from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key
+from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key, reject_using_key
 from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
@@ -121,6 +121,7 @@ class _PlanBuilder:
             if with_.args.get("recursive") and reads_cte(body, name):
                 ctes[name] = self._recursive_cte(cte, name, ctes)
             else:
+                reject_using_key(cte, name)
                 ctes[name] = self.query(body, ctes)
         return ctes
 

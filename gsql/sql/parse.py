@@ -61,9 +61,9 @@ def parse_sql(text: str, dialect: str | None = None) -> exp.Expression:
 def _parse_with_using_key(text: str, dialect: str) -> list[exp.Expression | None]:
     """Parse `text`, reading DuckDB's `WITH RECURSIVE t(...) USING KEY (...)` clauses.
 
-    sqlglot 30.30 reads a USING KEY clause only when it lists plain column names, so the
-    clause's tokens are taken out of the token stream, parsed as a select list, and stored in
-    the meta of the CTE they follow under `USING_KEY`.
+    sqlglot 30.30 reads a USING KEY clause only when it lists plain column names. So the
+    clause's tokens are taken out of the token stream and parsed as a select list, and the
+    items are stored in the meta of the CTE they follow, under `USING_KEY`.
     """
     reader = Dialect.get_or_raise(dialect)
     tokens = reader.tokenize(text)
@@ -130,10 +130,14 @@ def _parse_key_items(clause: list[Token], reader: Dialect, text: str) -> list[ex
     if not clause:
         raise SqlSyntaxError("syntax error: USING KEY needs at least one key column")
     first = clause[0]
-    select_token = Token(TokenType.SELECT, "SELECT", first.line, first.col, first.start, first.start)
+    select_token = Token(
+        TokenType.SELECT, "SELECT", first.line, first.col, first.start, first.start
+    )
     parsed = reader.parser().parse([select_token, *clause], text)
     only_items = len(parsed) == 1 and isinstance(parsed[0], exp.Select)
-    if not only_items or any(value for key, value in parsed[0].args.items() if key != "expressions"):
+    if not only_items or any(
+        value for key, value in parsed[0].args.items() if key != "expressions"
+    ):
         raise SqlSyntaxError(f"syntax error: invalid USING KEY clause at line {first.line}")
     return list(parsed[0].expressions)
 

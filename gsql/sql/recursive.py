@@ -22,7 +22,7 @@ from gsql.sql.parse import USING_KEY
 if TYPE_CHECKING:
     from gsql.sql.build import Relation, _PlanBuilder
 
-__all__ = ["plan_recursive_cte", "recurring_key"]
+__all__ = ["plan_recursive_cte", "reads_cte", "recurring_key", "reject_using_key"]
 
 # The CTE name and alias under which the state query of a USING KEY CTE with aggregates reads
 # the rows produced so far, and the names of the group and row number columns added to them.
@@ -41,7 +41,9 @@ def recurring_key(name: str) -> str:
     return f"recurring.{name}"
 
 
-def plan_recursive_cte(builder: _PlanBuilder, cte: exp.CTE, name: str, ctes: dict[str, Relation]) -> Relation:
+def plan_recursive_cte(
+    builder: _PlanBuilder, cte: exp.CTE, name: str, ctes: dict[str, Relation]
+) -> Relation:
     """Plan `base UNION [ALL] step` where `step` reads the CTE itself or `recurring.<cte>`."""
     from gsql.sql.build import Relation
 
@@ -56,9 +58,15 @@ def plan_recursive_cte(builder: _PlanBuilder, cte: exp.CTE, name: str, ctes: dic
             raise UnsupportedError(f"{clause.upper()} on a recursive CTE's UNION is not supported")
     base = builder.query(body.this, ctes)
     alias = cte.args.get("alias")
-    names = [column.name for column in alias.columns] if alias is not None and alias.columns else base.names
+    names = (
+        [column.name for column in alias.columns]
+        if alias is not None and alias.columns
+        else base.names
+    )
     if len(names) != len(base.names):
-        raise BindError(f"recursive CTE `{name}` names {len(names)} columns but returns {len(base.names)}")
+        raise BindError(
+            f"recursive CTE `{name}` names {len(names)} columns but returns {len(base.names)}"
+        )
 
     working = plan.WorkingTable([builder.fresh("wt") for _ in names])
     recurring = plan.WorkingTable([builder.fresh("rt") for _ in names])
@@ -71,7 +79,9 @@ def plan_recursive_cte(builder: _PlanBuilder, cte: exp.CTE, name: str, ctes: dic
             f"the recursive term of `{name}` returns {len(step.names)} columns, not {len(names)}"
         )
     distinct = body.args.get("distinct", True) is not False
-    reads_recurring = any(table.meta.get(RECURRING) for table in body.expression.find_all(exp.Table))
+    reads_recurring = any(
+        table.meta.get(RECURRING) for table in body.expression.find_all(exp.Table)
+    )
     node = plan.Recursive(
         [builder.fresh("r") for _ in names],
         base=base.node,
@@ -91,8 +101,25 @@ def reads_cte(expression: exp.Expression, name: str) -> bool:
     return any(table.name.lower() == name for table in expression.find_all(exp.Table))
 
 
+def reject_using_key(cte: exp.CTE, name: str) -> None:
+    """Raise if a CTE that is not recursive has a USING KEY clause.
+
+    DuckDB 2.0 runs such a CTE with rules of its own: `SELECT 1, 1 UNION ALL SELECT 1, 3` with
+    USING KEY on the first column returns only the row (1, 1).
+    """
+    if cte.meta.get(USING_KEY):
+        raise UnsupportedError(
+            f"USING KEY on CTE `{name}` is supported only with WITH RECURSIVE and a recursive "
+            "term that reads the CTE"
+        )
+
+
 def _plan_using_key(
-    builder: _PlanBuilder, node: plan.Recursive, cte_name: str, names: list[str], items: list[exp.Expression]
+    builder: _PlanBuilder,
+    node: plan.Recursive,
+    cte_name: str,
+    names: list[str],
+    items: list[exp.Expression],
 ) -> None:
     """Set the key columns of `node` and, for aggregate items, its state query."""
     positions = {column.lower(): index for index, column in enumerate(names)}
@@ -106,7 +133,7 @@ def _plan_using_key(
             continue
         call = item.this if isinstance(item, exp.Alias) else item
         if isinstance(call, exp.IgnoreNulls) and isinstance(call.this, exp.AnyValue):
-            call = call.this  # DuckDB's ANY_VALUE skips NULLs, as gsql's does
+            call = call.this  # DuckDB's ANY_VALUE skips NULLs without the clause too
         _check_key_aggregate(call, item)
         target = _aggregate_target(item, call, positions, cte_name, names)
         if target in aggregates:
@@ -134,7 +161,9 @@ def _plan_using_key(
     _plan_state(builder, node, names, positions, aggregates)
 
 
-def _column_position(column: exp.Column, positions: dict[str, int], cte_name: str, names: list[str]) -> int:
+def _column_position(
+    column: exp.Column, positions: dict[str, int], cte_name: str, names: list[str]
+) -> int:
     if column.table and column.table.lower() != cte_name:
         raise BindError(f"USING KEY of `{cte_name}` cannot read `{column.sql()}`")
     index = positions.get(column.name.lower())
@@ -163,16 +192,26 @@ def _check_key_aggregate(call: exp.Expression, item: exp.Expression) -> None:
             "aggregate calls"
         )
     if type(call) not in AGGREGATE_FUNCTIONS and not isinstance(call, exp.CountIf):
-        raise UnsupportedError(f"aggregate function `{call.sql_name()}` is not supported in USING KEY")
-    extra = {key for key, value in call.args.items() if value is not None} - _CALL_ARGS
+        raise UnsupportedError(
+            f"aggregate function `{call.sql_name()}` is not supported in USING KEY"
+        )
+    extra = {key for key, value in call.args.items() if value not in (None, [])} - _CALL_ARGS
     if extra:
-        raise UnsupportedError(f"aggregate `{call.sql()}` with more than its value argument is not supported in USING KEY")
+        raise UnsupportedError(
+            f"aggregate `{call.sql()}` with more than its value argument is not supported in USING KEY"
+        )
     for argument in call.find_all(exp.Distinct, exp.Star, exp.Order):
-        raise UnsupportedError(f"`{argument.sql()}` in `{call.sql()}` is not supported in USING KEY")
+        raise UnsupportedError(
+            f"`{argument.sql()}` in `{call.sql()}` is not supported in USING KEY"
+        )
 
 
 def _aggregate_target(
-    item: exp.Expression, call: exp.Expression, positions: dict[str, int], cte_name: str, names: list[str]
+    item: exp.Expression,
+    call: exp.Expression,
+    positions: dict[str, int],
+    cte_name: str,
+    names: list[str],
 ) -> int:
     """Return the position of the column that an aggregate item of USING KEY writes."""
     if isinstance(item, exp.Alias):
@@ -183,7 +222,9 @@ def _aggregate_target(
                 f"`{call.sql()}` to"
             )
         return index
-    columns = {_column_position(column, positions, cte_name, names) for column in call.find_all(exp.Column)}
+    columns = {
+        _column_position(column, positions, cte_name, names) for column in call.find_all(exp.Column)
+    }
     if len(columns) != 1:
         raise BindError(
             f"in USING KEY, an aggregate must either have a column reference or an alias: "
@@ -202,7 +243,9 @@ def _plan_state(
     """Plan the query that aggregates the rows produced so far, one group per key."""
     from gsql.sql.build import Relation
 
-    history = plan.WorkingTable([builder.fresh("h") for _ in names] + [builder.fresh("hg"), builder.fresh("hr")])
+    history = plan.WorkingTable(
+        [builder.fresh("h") for _ in names] + [builder.fresh("hg"), builder.fresh("hr")]
+    )
     relation = Relation(history, [*names, _GROUP_COLUMN, _ROW_COLUMN])
     group = exp.column(_GROUP_COLUMN, table=_HISTORY_ALIAS)
     select = exp.select(group.copy()).from_(exp.to_table(_HISTORY_TABLE).as_(_HISTORY_ALIAS))
@@ -219,7 +262,9 @@ def _plan_state(
     node.state = state.node
 
 
-def _history_call(call: exp.Expression, positions: dict[str, int], names: list[str]) -> exp.Expression:
+def _history_call(
+    call: exp.Expression, positions: dict[str, int], names: list[str]
+) -> exp.Expression:
     """Copy `call` reading the columns of the history table; COUNTIF(c) becomes COUNT(CASE ...)."""
 
     def qualify(node: exp.Expression) -> exp.Expression:
