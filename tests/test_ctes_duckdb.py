@@ -369,3 +369,53 @@ def test_using_key_on_dask_engine(duck):
         context.register(name, table)
     sql = AGGREGATE_CASES[-1]
     assert Counter(context.sql(sql).rows()) == Counter(duck.sql(sql).fetchall())
+
+
+# Column aliases, shadowed tables and unread CTEs -----------------------------------------------
+
+FROM_CASES = [
+    "SELECT * FROM edges AS e(a, b)",
+    "SELECT p, dst FROM edges AS _(p)",
+    "WITH c AS (SELECT 1 AS a, 2 AS b) SELECT * FROM c AS d(x, y)",
+    "WITH c AS (SELECT 1 AS a, 2 AS b) SELECT x, b FROM c AS d(x)",
+    # A derived table with column aliases inside the recursive term, joined to the working table.
+    (
+        "WITH RECURSIVE t(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+        "FROM (SELECT t.x + 1 FROM edges AS _(p) FULL OUTER JOIN t ON t.x = p) AS _(x) WHERE x < 10) "
+        "SELECT * FROM edges AS _(p) RIGHT OUTER JOIN t ON t.x = p"
+    ),
+    (
+        "WITH RECURSIVE parent(p, c) AS (VALUES ('c1', 'c2'), ('c1', 'c3'), ('c3', 'c4'), ('c4', 'c6')), "
+        "ancestor(a, c) AS (FROM parent UNION SELECT a1.x, a2.y "
+        "FROM recurring.ancestor AS a1(x, z) NATURAL JOIN recurring.ancestor AS a2(z, y)) "
+        "SELECT * FROM ancestor"
+    ),
+    # `main.edges` is the table even inside a CTE named `edges`.
+    (
+        "WITH edges AS (SELECT * FROM main.edges WHERE src >= (SELECT max(src) FROM main.edges)), "
+        "later AS (SELECT * FROM edges) SELECT * FROM later"
+    ),
+    # DuckDB never binds a CTE that nothing reads.
+    "WITH unread AS (SELECT no_such_column FROM edges) SELECT count(*) FROM edges",
+    (
+        "SELECT w, (WITH t AS (SELECT w) SELECT x FROM (VALUES ('a')) AS _(x) WHERE x IN (SELECT w)) "
+        "FROM readings"
+    ),
+]
+
+
+@pytest.mark.parametrize("sql", FROM_CASES)
+def test_from_item_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_column_alias_names_result(context):
+    assert context.sql("SELECT * FROM edges AS e(a)").to_arrow().column_names == ["a", "dst"]
+
+
+def test_too_many_column_aliases_raises(context, duck):
+    sql = "SELECT * FROM edges AS e(a, b, c)"
+    with pytest.raises(duckdb.Error):
+        duck.sql(sql).fetchall()
+    with pytest.raises(BindError, match="has 2 columns but its alias names 3"):
+        context.sql(sql)

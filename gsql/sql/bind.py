@@ -52,6 +52,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
 
     The expression is modified in place; pass a copy to keep the original.
     """
+    if dialect == "duckdb":
+        _drop_unread_ctes(expression)
     cte_names = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     sources: dict[str, TableSource] = {}
     _expand_in_table(expression)
@@ -80,6 +82,31 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
     return BoundQuery(qualified, dialect, sources, column_names)
+
+
+def _drop_unread_ctes(expression: exp.Expression) -> None:
+    """Remove the CTEs that nothing reads, as DuckDB never binds or runs them.
+
+    A CTE is kept while a table reference with its name appears outside its own body; a name
+    hidden by a nearer CTE or table only keeps more CTEs than needed.
+    """
+    removed = True
+    while removed:
+        removed = False
+        for cte in list(expression.find_all(exp.CTE)):
+            name = cte.alias_or_name.lower()
+            inside = {id(table) for table in cte.this.find_all(exp.Table)}
+            read = any(
+                table.name.lower() == name and id(table) not in inside
+                for table in expression.find_all(exp.Table)
+            )
+            if not read:
+                with_ = cte.parent
+                cte.pop()
+                if isinstance(with_, exp.With) and not with_.expressions:
+                    with_.pop()
+                removed = True
+                break
 
 
 def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
@@ -188,6 +215,13 @@ def _bind_table(
     if table.args.get("db") and not table.args.get("catalog") and table.args["db"].name.lower() == "main":
         # DuckDB's default schema is `main`; gsql's one schema plays that part.
         table.set("db", None)
+        if target.name.lower() in cte_names and target.name in catalog:
+            # `main.t` names the table even where a CTE `t` hides it, so it gets a local name.
+            local_name = f"__table_{len(sources)}"
+            sources[local_name] = catalog.get(target.name)
+            table.set("alias", table.args.get("alias") or exp.TableAlias(this=target.copy()))
+            table.set("this", exp.to_identifier(local_name))
+            return
     if _is_recurring_table(table, cte_names):
         table.set("db", None)
         table.meta[RECURRING] = True

@@ -212,10 +212,10 @@ class _PlanBuilder:
                     f"`recurring.{item.name}` can only be read in the recursive term of the "
                     f"recursive CTE `{item.name}`"
                 )
-            return self._rename(relation, alias, scope)
+            return self._rename(_with_column_aliases(relation, item), alias, scope)
         if isinstance(item, exp.Table) and item.name.lower() in ctes and not item.args.get("db"):
             relation = ctes[item.name.lower()]
-            return self._rename(relation, alias, scope)
+            return self._rename(_with_column_aliases(relation, item), alias, scope)
         if isinstance(item, exp.Table):
             return self._scan(item, alias, scope)
         if isinstance(item, exp.Subquery):
@@ -232,8 +232,9 @@ class _PlanBuilder:
         if source is None:
             raise BindError(f"unknown table `{name}`")
         column_names = self.bound.column_names[name]
+        names = _column_aliases(table, list(column_names))
         columns = []
-        for normalised, original in column_names.items():
+        for normalised, original in zip(names, column_names.values()):
             frame_column = f"{alias}.{normalised}"
             scope.columns[(alias, normalised)] = frame_column
             columns.append((frame_column, original))
@@ -767,6 +768,24 @@ class _AggregateResolver(_Resolver):
 
 
 # Helpers ------------------------------------------------------------------------------------
+
+
+def _column_aliases(table: exp.Table, names: list[str]) -> list[str]:
+    """Return `names` renamed by the column list of `table`'s alias, as in `FROM t AS u(a, b)`."""
+    alias = table.args.get("alias")
+    aliases = [column.name for column in alias.columns] if isinstance(alias, exp.TableAlias) else []
+    if len(aliases) > len(names):
+        raise BindError(
+            f"table `{table.name}` has {len(names)} columns but its alias names {len(aliases)}"
+        )
+    return aliases + names[len(aliases) :]
+
+
+def _with_column_aliases(relation: Relation, table: exp.Table) -> Relation:
+    names = _column_aliases(table, relation.names)
+    if names == relation.names:
+        return relation
+    return Relation(relation.node, names)
 
 
 def _ref(name: str) -> exp.Column:
