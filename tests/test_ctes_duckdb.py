@@ -419,3 +419,34 @@ def test_too_many_column_aliases_raises(context, duck):
         duck.sql(sql).fetchall()
     with pytest.raises(BindError, match="has 2 columns but its alias names 3"):
         context.sql(sql)
+
+
+# ORDER BY a table's row -------------------------------------------------------------------------
+
+ROWS = "(VALUES (1, NULL), (1, 2), (NULL, 1), (NULL, NULL), (0, 5)) AS t(a, b)"
+ORDER_BY_ROW_CASES = [
+    f"SELECT * FROM {ROWS} ORDER BY t",
+    f"SELECT * FROM {ROWS} ORDER BY t NULLS FIRST",
+    f"SELECT * FROM {ROWS} ORDER BY t DESC",
+    f"SELECT * FROM {ROWS} ORDER BY t DESC NULLS LAST",
+    (
+        "SELECT s.x, t.a, t.b FROM (VALUES (1), (2), (3)) AS s(x) "
+        "LEFT JOIN (VALUES (1, NULL), (NULL, 1)) AS t(a, b) ON s.x = t.a OR (s.x = 3 AND t.a IS NULL) "
+        "ORDER BY t NULLS FIRST, s.x"
+    ),
+    (
+        "WITH RECURSIVE t(x) AS (SELECT 1 UNION ALL SELECT x + 2 FROM t WHERE x < 9) "
+        "SELECT * FROM edges AS _(p) RIGHT OUTER JOIN t ON t.x = p ORDER BY p, t NULLS LAST, dst"
+    ),
+]
+
+
+@pytest.mark.parametrize("sql", ORDER_BY_ROW_CASES)
+def test_order_by_row_matches_duckdb(context, duck, sql):
+    assert context.sql(sql).rows() == duck.sql(sql).fetchall()
+
+
+def test_order_by_row_other_dialect_raises():
+    context = gsql.Context(engine="pandas", dialect="postgres")
+    with pytest.raises(UnsupportedError, match="ORDER BY the table `t`"):
+        context.sql(f"SELECT * FROM {ROWS} ORDER BY t")

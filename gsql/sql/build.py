@@ -599,7 +599,7 @@ class _PlanBuilder:
             item.alias: item.this for item in select.expressions if isinstance(item, exp.Alias)
         }
         if order is not None:
-            for ordered in order.expressions:
+            for ordered in _expand_table_keys(order.expressions, resolver.scope, self.dialect):
                 if isinstance(ordered.this, exp.Var) and ordered.this.name.upper() == "ALL":
                     # ORDER BY ALL sorts by every select-list column, left to right.
                     sort_keys.extend(_sort_key(column, ordered) for column in columns[: len(names)])
@@ -768,6 +768,31 @@ class _AggregateResolver(_Resolver):
 
 
 # Helpers ------------------------------------------------------------------------------------
+
+
+def _expand_table_keys(keys: list[exp.Ordered], scope: Scope, dialect: str) -> list[exp.Ordered]:
+    """Replace DuckDB's `ORDER BY t`, a table's whole row, by the columns of `t` in order.
+
+    DuckDB 2.0 compares such rows as structs, field by field, with NULL fields last in
+    ascending order and first in descending order whatever the NULLS option says; the row of
+    a table is never NULL, because an outer join's missing row is a row of NULL fields.
+    """
+    expanded: list[exp.Ordered] = []
+    for ordered in keys:
+        if not isinstance(ordered.this, exp.TableColumn):
+            expanded.append(ordered)
+            continue
+        if dialect != "duckdb":
+            raise UnsupportedError(f"ORDER BY the table `{ordered.this.name}` is not supported")
+        alias = ordered.this.name
+        names = [name for table, name in scope.columns if table == alias]
+        if not names:
+            raise BindError(f"ORDER BY `{alias}` names no table of the FROM clause")
+        descending = bool(ordered.args.get("desc"))
+        for name in names:
+            column = exp.column(name, table=alias)
+            expanded.append(exp.Ordered(this=column, desc=descending, nulls_first=descending))
+    return expanded
 
 
 def _column_aliases(table: exp.Table, names: list[str]) -> list[str]:
