@@ -450,3 +450,62 @@ def test_order_by_row_other_dialect_raises():
     context = gsql.Context(engine="pandas", dialect="postgres")
     with pytest.raises(UnsupportedError, match="ORDER BY the table `t`"):
         context.sql(f"SELECT * FROM {ROWS} ORDER BY t")
+
+
+# CORR and COVAR, grouped and in USING KEY --------------------------------------------------------
+
+PAIRS = (
+    "(VALUES (1, 1, 2), (1, 2, 5), (1, 4, 1), (2, 1.5, 2.5), (2, 3.25, 1), (3, NULL, 1), "
+    "(4, 7, 7), (5, 1, 1), (5, 1, 2), (6, 1e300, 1e300), (6, -1e300, -1e300), "
+    "(7, 1.5, 'nan'::DOUBLE), (7, 2, 5)) AS t(g, x, y)"
+)
+PAIR_CASES = [
+    f"SELECT g, corr(x, y), covar_samp(x, y), covar_pop(x, y) FROM {PAIRS} GROUP BY g",
+    f"SELECT corr(y, x), covar_samp(y, x), covar_pop(y, x) FROM {PAIRS} WHERE g < 3",
+    f"SELECT g, corr(x, y) FILTER (WHERE x > 1), covar_pop(x + 1, y * 2) FROM {PAIRS} GROUP BY g",
+    f"SELECT corr(x, y) FROM {PAIRS} WHERE false",
+    "SELECT corr(v, it), covar_samp(it, v), covar_pop(v, v) FROM readings",
+    (
+        "WITH RECURSIVE t(key, iter, x, y) USING KEY (key, covar_samp(x, y) AS x, covar_pop(x, y) AS y) "
+        "AS (SELECT 1, it, v, it FROM readings WHERE it = 1 "
+        "UNION ALL SELECT t.key, t.iter + 1, r.v, r.it * 3 FROM t, readings AS r WHERE t.iter + 1 = r.it) "
+        "SELECT * FROM t"
+    ),
+    (
+        "WITH RECURSIVE t(k, iter, v, v2) USING KEY (k, corr(v, v2) AS v2) AS ("
+        "SELECT it % 2, it, v, it FROM readings WHERE it < 3 "
+        "UNION ALL SELECT t.k, t.iter + 2, r.v, r.it * r.it FROM t, readings AS r WHERE t.iter + 2 = r.it) "
+        "SELECT k, v2 FROM t"
+    ),
+]
+
+
+def _close(left: object, right: object) -> bool:
+    if isinstance(left, float) and isinstance(right, float):
+        return left == pytest.approx(right, rel=1e-12, nan_ok=True)
+    return left == right
+
+
+@pytest.mark.parametrize("sql", PAIR_CASES)
+def test_pair_aggregate_matches_duckdb(context, duck, sql):
+    rows = sorted(context.sql(sql).rows(), key=repr)
+    expected = sorted(duck.sql(sql).fetchall(), key=repr)
+    assert len(rows) == len(expected)
+    for row, expected_row in zip(rows, expected):
+        assert all(_close(a, b) for a, b in zip(row, expected_row)), (row, expected_row)
+
+
+def test_pair_aggregate_on_dask_engine(duck):
+    pytest.importorskip("dask.dataframe")
+    context = gsql.Context(engine="dask")
+    sql = PAIR_CASES[0]
+    rows = sorted(context.sql(sql).rows(), key=repr)
+    expected = sorted(duck.sql(sql).fetchall(), key=repr)
+    assert len(rows) == len(expected)
+    for row, expected_row in zip(rows, expected):
+        assert all(_close(a, b) for a, b in zip(row, expected_row)), (row, expected_row)
+
+
+def test_pair_aggregate_of_text_raises(context):
+    with pytest.raises(gsql.GsqlError, match="CORR needs numeric arguments"):
+        context.sql("SELECT corr(w, v) FROM readings")

@@ -87,8 +87,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
 def _drop_unread_ctes(expression: exp.Expression) -> None:
     """Remove the CTEs that nothing reads, as DuckDB never binds or runs them.
 
-    A CTE is kept while a table reference with its name appears outside its own body; a name
-    hidden by a nearer CTE or table only keeps more CTEs than needed.
+    A CTE is kept while a table reference with its name appears outside its own body. A name
+    that a nearer CTE hides can only keep more CTEs than needed, never fewer.
     """
     removed = True
     while removed:

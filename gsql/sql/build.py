@@ -773,9 +773,9 @@ class _AggregateResolver(_Resolver):
 def _expand_table_keys(keys: list[exp.Ordered], scope: Scope, dialect: str) -> list[exp.Ordered]:
     """Replace DuckDB's `ORDER BY t`, a table's whole row, by the columns of `t` in order.
 
-    DuckDB 2.0 compares such rows as structs, field by field, with NULL fields last in
-    ascending order and first in descending order whatever the NULLS option says; the row of
-    a table is never NULL, because an outer join's missing row is a row of NULL fields.
+    DuckDB 2.0 compares such rows as structs, field by field. NULL fields sort last in
+    ascending order and first in descending order, whatever the NULLS option is. The row of a
+    table is never NULL itself, because an outer join's missing row is a row of NULL fields.
     """
     expanded: list[exp.Ordered] = []
     for ordered in keys:

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
-from gsql.sql.aggregates import AGGREGATE_FUNCTIONS
+from gsql.sql.aggregates import AGGREGATE_FUNCTIONS, PAIR_AGGREGATES
 from gsql.sql.bind import RECURRING
 from gsql.sql.parse import USING_KEY
 
@@ -32,7 +32,7 @@ _GROUP_COLUMN = "__gsql_group"
 _ROW_COLUMN = "__gsql_row"
 
 # Arguments of an aggregate call that USING KEY takes: the value, STRING_AGG's separator and
-# the flag sqlglot sets on DuckDB's COUNT.
+# the flag sqlglot sets on DuckDB's COUNT. CORR and the COVAR functions also take `expression`.
 _CALL_ARGS = frozenset({"this", "separator", "big_int"})
 
 
@@ -191,11 +191,14 @@ def _check_key_aggregate(call: exp.Expression, item: exp.Expression) -> None:
             f"`{item.sql()}` can't be used in the USING KEY clause; list key columns and "
             "aggregate calls"
         )
-    if type(call) not in AGGREGATE_FUNCTIONS and not isinstance(call, exp.CountIf):
+    known = type(call) in AGGREGATE_FUNCTIONS or type(call) in PAIR_AGGREGATES
+    if not known and not isinstance(call, exp.CountIf):
         raise UnsupportedError(
             f"aggregate function `{call.sql_name()}` is not supported in USING KEY"
         )
     extra = {key for key, value in call.args.items() if value not in (None, [])} - _CALL_ARGS
+    if type(call) in PAIR_AGGREGATES:
+        extra.discard("expression")
     if extra:
         raise UnsupportedError(
             f"aggregate `{call.sql()}` with more than its value argument is not supported in USING KEY"
