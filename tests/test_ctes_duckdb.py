@@ -509,3 +509,35 @@ def test_pair_aggregate_on_dask_engine(duck):
 def test_pair_aggregate_of_text_raises(context):
     with pytest.raises(gsql.GsqlError, match="CORR needs numeric arguments"):
         context.sql("SELECT corr(w, v) FROM readings")
+
+
+# Duplicate column names in derived tables ---------------------------------------------------------
+
+DUPLICATE_NAME_CASES = [
+    (
+        "WITH c AS (SELECT a1, * FROM (VALUES (1)) AS t0(c1) "
+        "LEFT JOIN (SELECT c1 AS a1 FROM (VALUES (1), (2)) AS t1(c1)) ON t0.c1 = a1) SELECT a1 FROM c"
+    ),
+    "SELECT a FROM (SELECT 1 AS a, 2 AS a) AS s JOIN (SELECT 1 AS b) AS u ON true",
+    "SELECT s.a + u.b FROM (SELECT 1 AS a, 2 AS a) AS s JOIN (SELECT 1 AS b) AS u ON true",
+    "SELECT count(*) FROM (SELECT 1 AS a, 2 AS a) AS s",
+    "WITH c AS (SELECT 1 AS a, 2 AS a) SELECT a, (SELECT max(a) FROM c) FROM c",
+]
+
+
+@pytest.mark.parametrize("sql", DUPLICATE_NAME_CASES)
+def test_duplicate_names_match_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM (SELECT 1 AS a, 2 AS a) AS s",
+        "SELECT s.* FROM (SELECT 1 AS a, 2 AS a) AS s",
+        "SELECT * FROM (SELECT 1 AS a, 2 AS a) AS s NATURAL JOIN (SELECT 1 AS a) AS u",
+    ],
+)
+def test_duplicate_names_read_whole_raise(context, sql):
+    with pytest.raises(BindError, match="appears twice"):
+        context.sql(sql)

@@ -24,7 +24,11 @@ from gsql.catalogs import Catalog, TableSource, source_from_path, source_from_ta
 from gsql.errors import BindError, UnsupportedError, suggest
 from gsql.types import sql_type
 
-__all__ = ["RECURRING", "BoundQuery", "bind_query"]
+__all__ = ["RECURRING", "WHOLE_ROW", "BoundQuery", "bind_query"]
+
+# The meta key that marks a FROM item whose every column a star or a NATURAL or USING join
+# reads by name.
+WHOLE_ROW = "gsql_whole_row"
 
 # The meta key that marks a table reference written `recurring.<cte>`: DuckDB's name, inside a
 # recursive CTE's recursive term, for the CTE's whole result so far.
@@ -54,6 +58,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     """
     if dialect == "duckdb":
         _drop_unread_ctes(expression)
+        _mark_whole_row_reads(expression)
     cte_names = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     sources: dict[str, TableSource] = {}
     _expand_in_table(expression)
@@ -107,6 +112,30 @@ def _drop_unread_ctes(expression: exp.Expression) -> None:
                     with_.pop()
                 removed = True
                 break
+
+
+def _mark_whole_row_reads(expression: exp.Expression) -> None:
+    """Mark with `WHOLE_ROW` the FROM items that a star or a NATURAL or USING join reads.
+
+    The qualifier expands those by column name, so the builder must not give such an item
+    DuckDB's renamed duplicate columns (`a`, `a_1`) that the expansion would not see.
+    """
+    for select in expression.find_all(exp.Select):
+        from_ = select.args.get("from_")
+        joins = list(select.args.get("joins") or [])
+        items = ([from_.this] if from_ is not None else []) + [join.this for join in joins]
+        starred: set[str] = set()
+        for projection in select.expressions:
+            if isinstance(projection, exp.Star):
+                starred.update(item.alias_or_name for item in items)
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                starred.add(projection.table)
+        for join in joins:
+            if join.args.get("using") or (join.method or "").upper() == "NATURAL":
+                starred.update(item.alias_or_name for item in items)
+        for item in items:
+            if item.alias_or_name in starred:
+                item.meta[WHOLE_ROW] = True
 
 
 def _flatten_parenthesized_joins(expression: exp.Expression) -> None:

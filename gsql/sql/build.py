@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
-from gsql.sql.bind import RECURRING, BoundQuery
+from gsql.sql.bind import RECURRING, WHOLE_ROW, BoundQuery
 from gsql.sql.prune import prune_columns
 from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key, reject_using_key
 from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
@@ -214,14 +214,14 @@ class _PlanBuilder:
                 )
             return self._rename(_with_column_aliases(relation, item), alias, scope)
         if isinstance(item, exp.Table) and item.name.lower() in ctes and not item.args.get("db"):
-            relation = ctes[item.name.lower()]
+            relation = _unique_names(ctes[item.name.lower()], item, self.dialect)
             return self._rename(_with_column_aliases(relation, item), alias, scope)
         if isinstance(item, exp.Table):
             return self._scan(item, alias, scope)
         if isinstance(item, exp.Subquery):
             relation = self.query(item.this, ctes)
             relation = self._order_and_limit(item, relation)
-            return self._rename(relation, alias, scope)
+            return self._rename(_unique_names(relation, item, self.dialect), alias, scope)
         if isinstance(item, exp.Values):
             return self._values(item, alias, scope)
         raise UnsupportedError(f"FROM item `{item.sql(self.dialect)[:80]}` is not supported")
@@ -804,6 +804,29 @@ def _column_aliases(table: exp.Table, names: list[str]) -> list[str]:
             f"table `{table.name}` has {len(names)} columns but its alias names {len(aliases)}"
         )
     return aliases + names[len(aliases) :]
+
+
+def _unique_names(relation: Relation, item: exp.Expression, dialect: str) -> Relation:
+    """Rename duplicate column names of a derived table or CTE as DuckDB does: `a`, `a_1`.
+
+    A reference to a duplicated name then reads the first column of that name. Other dialects,
+    and items that a star or a NATURAL or USING join reads, keep the names, so `_rename`
+    raises on the duplicate.
+    """
+    if len(set(relation.names)) == len(relation.names):
+        return relation
+    if dialect != "duckdb" or item.meta.get(WHOLE_ROW):
+        return relation
+    used: set[str] = set()
+    names = []
+    for name in relation.names:
+        unique, suffix = name, 0
+        while unique.lower() in used:
+            suffix += 1
+            unique = f"{name}_{suffix}"
+        used.add(unique.lower())
+        names.append(unique)
+    return Relation(relation.node, names, relation.display)
 
 
 def _with_column_aliases(relation: Relation, table: exp.Table) -> Relation:
