@@ -339,6 +339,8 @@ def _special(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size:
         return _percentile(call, table, group, size)
     if call.function == "string_agg":
         return _string_agg(call, table, group, size)
+    if call.function in ("corr", "covar_samp", "covar_pop"):
+        return _covariance(call, table, group, size)
     if call.function == "single_value":
         counts = np.bincount(group, minlength=size)
         if len(counts) and counts.max() > 1:
@@ -357,6 +359,48 @@ def _special(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size:
         result = _distinct_sum(call, table, group, size)
         return pc.fill_null(result, 0.0) if call.function == "total" else result
     raise UnsupportedError(f"aggregate `{call.sql()}` is not supported on this engine")
+
+
+def _covariance(
+    call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size: int
+) -> pa.Array:
+    """Compute CORR, COVAR_SAMP or COVAR_POP per group over the pairs without a NULL.
+
+    Two passes, with the means first, keep the rounding error small. As in DuckDB 2.0, a group
+    without pairs gives NULL, COVAR_SAMP of one pair gives NULL, and CORR with a zero variance
+    gives NaN.
+    """
+    y_name, x_name = call.options["arguments"]
+    values = []
+    for name in (y_name, x_name):
+        column = table.column(name)
+        kind = column.type
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        numeric = numeric or pa.types.is_decimal(kind)
+        if not numeric:
+            raise ExecutionError(
+                f"{call.function.upper()} needs numeric arguments, not `{column.type}`"
+            )
+        values.append(cast_value(column, pa.float64()))
+    valid = pc.and_(pc.is_valid(values[0]), pc.is_valid(values[1])).to_numpy(zero_copy_only=False)
+    y, x = (pc.fill_null(value, 0.0).to_numpy()[valid] for value in values)
+    groups = group[valid]
+    count = np.bincount(groups, minlength=size).astype(np.float64)
+    with np.errstate(all="ignore"):
+        dx = x - (np.bincount(groups, x, size) / count)[groups]
+        dy = y - (np.bincount(groups, y, size) / count)[groups]
+        comoment = np.bincount(groups, dx * dy, size)
+        if call.function == "covar_pop":
+            result, missing = comoment / count, count == 0
+        elif call.function == "covar_samp":
+            result, missing = comoment / (count - 1), count < 2
+        else:
+            spread_x = np.sqrt(np.bincount(groups, dx * dx, size))
+            spread_y = np.sqrt(np.bincount(groups, dy * dy, size))
+            spread = spread_x * spread_y
+            # Rounding can put a perfect correlation just past 1, which DuckDB never returns.
+            result, missing = np.clip(comoment / spread, -1.0, 1.0), count == 0
+    return pa.array(result, pa.float64(), mask=missing)
 
 
 def _percentile(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size: int) -> pa.Array:

@@ -464,11 +464,6 @@ def _window(backend: PandasBackend, node: plan.Window, inputs: list[pd.DataFrame
     return result
 
 
-# A recursive CTE that is still adding rows after this many runs of its recursive term is
-# taken to be unbounded rather than left to exhaust memory.
-MAX_RECURSION = 10_000
-
-
 def _working_table(backend: PandasBackend, node: plan.WorkingTable, inputs: list[pd.DataFrame]) -> pd.DataFrame:
     frames = getattr(backend, "working_tables", {})
     if id(node) not in frames:
@@ -477,29 +472,9 @@ def _working_table(backend: PandasBackend, node: plan.WorkingTable, inputs: list
 
 
 def _recursive(backend: PandasBackend, node: plan.Recursive, inputs: list[pd.DataFrame]) -> pd.DataFrame:
-    from gsql.engine.backend import execute_plan
+    from gsql.engine.recursive import run_recursive
 
-    union = plan.SetOperation(node.columns, kind="union", all=True)
-    result = inputs[0].set_axis(node.columns, axis=1)
-    if not node.all:
-        result = result.drop_duplicates(ignore_index=True)
-    working = result
-    backend.working_tables = getattr(backend, "working_tables", {})
-    for _ in range(MAX_RECURSION):
-        if len(working) == 0:
-            return result.reset_index(drop=True)
-        backend.working_tables[id(node.working)] = working.set_axis(node.working.columns, axis=1)
-        step, _timings = execute_plan(node.step, backend)
-        step = step[node.step.columns].set_axis(node.columns, axis=1)
-        result, step = _align_set_inputs(union, result, step)
-        if not node.all:
-            step = _set_operation(backend, plan.SetOperation(node.columns, kind="except"), [step, result])
-        result = pd.concat([result, step], ignore_index=True)
-        working = step
-    raise ExecutionError(
-        f"a recursive CTE was still adding rows after {MAX_RECURSION} iterations; "
-        "check that its recursive term ends"
-    )
+    return run_recursive(backend, node, inputs[0])
 
 
 def _limit(backend: PandasBackend, node: plan.Limit, inputs: list[pd.DataFrame]) -> pd.DataFrame:

@@ -16,7 +16,13 @@ from sqlglot import exp
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 
-__all__ = ["AGGREGATE_FUNCTIONS", "expand_grouping_sets", "is_aggregate_call", "plan_aggregate_call"]
+__all__ = [
+    "AGGREGATE_FUNCTIONS",
+    "PAIR_AGGREGATES",
+    "expand_grouping_sets",
+    "is_aggregate_call",
+    "plan_aggregate_call",
+]
 
 AGGREGATE_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Count: "count",
@@ -36,6 +42,14 @@ AGGREGATE_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.GroupConcat: "string_agg",
     exp.PercentileCont: "percentile_cont",
     exp.PercentileDisc: "percentile_disc",
+}
+
+# Aggregates of (y, x) pairs that skip a pair with a NULL. They are kept out of
+# AGGREGATE_FUNCTIONS because the window frame code does not compute them.
+PAIR_AGGREGATES: dict[type[exp.Expression], str] = {
+    exp.Corr: "corr",
+    exp.CovarSamp: "covar_samp",
+    exp.CovarPop: "covar_pop",
 }
 
 # Functions that accept DISTINCT; for the others DISTINCT would change nothing or is undefined.
@@ -90,6 +104,8 @@ def plan_aggregate_call(expression: exp.Expression, pre_column: PreColumn) -> pl
         if condition is not None:
             argument = exp.Case(ifs=[exp.If(this=condition.copy(), true=argument.copy())])
         return plan.AggregateCall("total", pre_column(argument), distinct=distinct)
+    if type(expression) in PAIR_AGGREGATES:
+        return _pair_aggregate(expression, condition, pre_column)
     function = AGGREGATE_FUNCTIONS.get(type(expression))
     if function is None:
         raise UnsupportedError(f"aggregate function `{expression.sql_name()}` is not supported")
@@ -130,6 +146,25 @@ def plan_aggregate_call(expression: exp.Expression, pre_column: PreColumn) -> pl
     if function in ("min", "max", "bool_and", "bool_or", "any_value"):
         distinct = False  # DISTINCT does not change these results
     return plan.AggregateCall(function, pre_column(guarded(argument)), distinct=distinct)
+
+
+def _pair_aggregate(
+    expression: exp.Expression, condition: exp.Expression | None, pre_column: PreColumn
+) -> plan.AggregateCall:
+    """Plan CORR(y, x), COVAR_SAMP(y, x) or COVAR_POP(y, x); the call lists both columns."""
+    function = PAIR_AGGREGATES[type(expression)]
+    columns = []
+    for argument in (expression.this, expression.expression):
+        if argument is None or isinstance(argument, (exp.Star, exp.Distinct)):
+            raise UnsupportedError(f"`{expression.sql()}` needs two value arguments")
+        for nested in argument.find_all(exp.AggFunc):
+            raise BindError(
+                f"aggregate `{nested.sql()}` cannot be nested inside `{expression.sql()}`"
+            )
+        if condition is not None:
+            argument = exp.Case(ifs=[exp.If(this=condition.copy(), true=argument.copy())])
+        columns.append(pre_column(argument))
+    return plan.AggregateCall(function, columns[0], options={"arguments": columns})
 
 
 def _percentile(function, expression, order, guarded, pre_column) -> plan.AggregateCall:

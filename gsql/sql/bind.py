@@ -25,7 +25,15 @@ from gsql.errors import BindError, UnsupportedError, suggest
 from gsql.sql.joins import check_using_columns, coalesce_using_chains, mark_asof_using
 from gsql.types import sql_type
 
-__all__ = ["BoundQuery", "bind_query"]
+__all__ = ["RECURRING", "WHOLE_ROW", "BoundQuery", "bind_query"]
+
+# The meta key that marks a FROM item whose every column a star or a NATURAL or USING join
+# reads by name.
+WHOLE_ROW = "gsql_whole_row"
+
+# The meta key that marks a table reference written `recurring.<cte>`: DuckDB's name, inside a
+# recursive CTE's recursive term, for the CTE's whole result so far.
+RECURRING = "gsql_recurring"
 
 _FILE_SUFFIX = re.compile(r"\.(csv|tsv|txt|parquet|pq)(\.(gz|zst|bz2))?$", re.IGNORECASE)
 _TABLE_FUNCTIONS = (exp.ReadCSV, exp.ReadParquet)
@@ -49,6 +57,9 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
 
     The expression is modified in place; pass a copy to keep the original.
     """
+    if dialect == "duckdb":
+        _drop_unread_ctes(expression)
+        _mark_whole_row_reads(expression)
     cte_names = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     sources: dict[str, TableSource] = {}
     _expand_in_table(expression)
@@ -80,6 +91,55 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         raise _bind_error(error, sources) from None
     coalesce_using_chains(qualified)
     return BoundQuery(qualified, dialect, sources, column_names)
+
+
+def _drop_unread_ctes(expression: exp.Expression) -> None:
+    """Remove the CTEs that nothing reads, as DuckDB never binds or runs them.
+
+    A CTE is kept while a table reference with its name appears outside its own body. A name
+    that a nearer CTE hides can only keep more CTEs than needed, never fewer.
+    """
+    removed = True
+    while removed:
+        removed = False
+        for cte in list(expression.find_all(exp.CTE)):
+            name = cte.alias_or_name.lower()
+            inside = {id(table) for table in cte.this.find_all(exp.Table)}
+            read = any(
+                table.name.lower() == name and id(table) not in inside
+                for table in expression.find_all(exp.Table)
+            )
+            if not read:
+                with_ = cte.parent
+                cte.pop()
+                if isinstance(with_, exp.With) and not with_.expressions:
+                    with_.pop()
+                removed = True
+                break
+
+
+def _mark_whole_row_reads(expression: exp.Expression) -> None:
+    """Mark with `WHOLE_ROW` the FROM items that a star or a NATURAL or USING join reads.
+
+    The qualifier expands those by column name, so the builder must not give such an item
+    DuckDB's renamed duplicate columns (`a`, `a_1`) that the expansion would not see.
+    """
+    for select in expression.find_all(exp.Select):
+        from_ = select.args.get("from_")
+        joins = list(select.args.get("joins") or [])
+        items = ([from_.this] if from_ is not None else []) + [join.this for join in joins]
+        starred: set[str] = set()
+        for projection in select.expressions:
+            if isinstance(projection, exp.Star):
+                starred.update(item.alias_or_name for item in items)
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                starred.add(projection.table)
+        for join in joins:
+            if join.args.get("using") or (join.method or "").upper() == "NATURAL":
+                starred.update(item.alias_or_name for item in items)
+        for item in items:
+            if item.alias_or_name in starred:
+                item.meta[WHOLE_ROW] = True
 
 
 def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
@@ -196,6 +256,19 @@ def _bind_table(
     if table.args.get("db") and not table.args.get("catalog") and table.args["db"].name.lower() == "main":
         # DuckDB's default schema is `main`; gsql's one schema plays that part.
         table.set("db", None)
+        if target.name.lower() in cte_names and target.name in catalog:
+            # `main.t` names the table even where a CTE `t` hides it, so it gets a local name.
+            local_name = f"__table_{len(sources)}"
+            sources[local_name] = catalog.get(target.name)
+            table.set("alias", table.args.get("alias") or exp.TableAlias(this=target.copy()))
+            table.set("this", exp.to_identifier(local_name))
+            return
+    if _is_recurring_table(table, cte_names):
+        table.set("db", None)
+        table.meta[RECURRING] = True
+        if not table.alias:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(target.name)))
+        return
     if table.args.get("db") or table.args.get("catalog"):
         raise UnsupportedError(
             f"qualified table name `{table.sql()}` is not supported; gsql has one schema, "
@@ -216,6 +289,13 @@ def _bind_table(
         _replace_with_local_name(table, source, sources, default_alias=_stem(name))
         return
     catalog.get(name)  # raises BindError with a suggestion
+
+
+def _is_recurring_table(table: exp.Table, cte_names: set[str]) -> bool:
+    db = table.args.get("db")
+    if db is None or table.args.get("catalog") or db.name.lower() != "recurring":
+        return False
+    return table.name.lower() in cte_names
 
 
 def _source_from_function(function: exp.Expression, index: int) -> TableSource:

@@ -20,10 +20,11 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
-from gsql.sql.bind import BoundQuery, is_parenthesized_join
+from gsql.sql.bind import RECURRING, WHOLE_ROW, BoundQuery, is_parenthesized_join
 from gsql.sql.implied import implied_filters
 from gsql.sql.joinorder import RowEstimates, join_order
 from gsql.sql.prune import prune_columns
+from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key, reject_using_key
 from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
@@ -134,43 +135,17 @@ class _PlanBuilder:
         for cte in with_.expressions:
             name = cte.alias_or_name.lower()
             body = cte.this
-            if with_.args.get("recursive") and _reads_table(body, name):
+            if with_.args.get("recursive") and reads_cte(body, name):
                 ctes[name] = self._recursive_cte(cte, name, ctes)
             elif depends_on_lateral(self, body):
                 ctes[name] = lateral_query(self, body, ctes)
             else:
+                reject_using_key(cte, name)
                 ctes[name] = self.query(body, ctes)
         return ctes
 
     def _recursive_cte(self, cte: exp.CTE, name: str, ctes: dict[str, Relation]) -> Relation:
-        """Plan `base UNION [ALL] step` where `step` reads the CTE itself."""
-        body = cte.this
-        if not isinstance(body, exp.Union) or _reads_table(body.this, name):
-            raise UnsupportedError(
-                f"recursive CTE `{name}` must be `base UNION [ALL] recursive term`, with only "
-                "the recursive term reading the CTE"
-            )
-        for clause in ("order", "limit", "offset"):
-            if body.args.get(clause):
-                raise UnsupportedError(f"{clause.upper()} on a recursive CTE's UNION is not supported")
-        base = self.query(body.this, ctes)
-        alias = cte.args.get("alias")
-        names = [column.name for column in alias.columns] if alias is not None and alias.columns else base.names
-        if len(names) != len(base.names):
-            raise BindError(f"recursive CTE `{name}` names {len(names)} columns but returns {len(base.names)}")
-        working = plan.WorkingTable([self.fresh("wt") for _ in names])
-        inner = dict(ctes)
-        inner[name] = Relation(working, names)
-        step = self.query(body.expression, inner)
-        if len(step.names) != len(names):
-            raise BindError(
-                f"the recursive term of `{name}` returns {len(step.names)} columns, not {len(names)}"
-            )
-        distinct = body.args.get("distinct", True) is not False
-        node = plan.Recursive(
-            [self.fresh("r") for _ in names], base=base.node, step=step.node, working=working, all=not distinct
-        )
-        return Relation(node, names)
+        return plan_recursive_cte(self, cte, name, ctes)
 
     def set_operation(self, expression: exp.SetOperation, ctes: dict[str, Relation]) -> Relation:
         _reject_args(expression, _HANDLED_SET_ARGS, "set operation")
@@ -300,9 +275,17 @@ class _PlanBuilder:
 
     def _from_item(self, item: exp.Expression, ctes: dict[str, Relation], scope: Scope) -> _FromItem:
         alias = item.alias_or_name
+        if isinstance(item, exp.Table) and item.meta.get(RECURRING):
+            relation = ctes.get(recurring_key(item.name.lower()))
+            if relation is None:
+                raise BindError(
+                    f"`recurring.{item.name}` can only be read in the recursive term of the "
+                    f"recursive CTE `{item.name}`"
+                )
+            return self._rename(_with_column_aliases(relation, item), alias, scope)
         if isinstance(item, exp.Table) and item.name.lower() in ctes and not item.args.get("db"):
-            relation = ctes[item.name.lower()]
-            return self._rename(relation, alias, scope)
+            relation = _unique_names(ctes[item.name.lower()], item, self.dialect)
+            return self._rename(_with_column_aliases(relation, item), alias, scope)
         if isinstance(item, exp.Table):
             return self._scan(item, alias, scope)
         if is_parenthesized_join(item):
@@ -314,7 +297,7 @@ class _PlanBuilder:
         if isinstance(item, exp.Subquery):
             relation = self.query(item.this, ctes)
             relation = self._order_and_limit(item, relation)
-            return self._rename(relation, alias, scope)
+            return self._rename(_unique_names(relation, item, self.dialect), alias, scope)
         if isinstance(item, exp.Values):
             return self._values(item, alias, scope)
         raise UnsupportedError(f"FROM item `{item.sql(self.dialect)[:80]}` is not supported")
@@ -325,8 +308,9 @@ class _PlanBuilder:
         if source is None:
             raise BindError(f"unknown table `{name}`")
         column_names = self.bound.column_names[name]
+        names = _column_aliases(table, list(column_names))
         columns = []
-        for normalised, original in column_names.items():
+        for normalised, original in zip(names, column_names.values()):
             frame_column = f"{alias}.{normalised}"
             scope.columns[(alias, normalised)] = frame_column
             columns.append((frame_column, original))
@@ -722,7 +706,7 @@ class _PlanBuilder:
             item.alias: item.this for item in select.expressions if isinstance(item, exp.Alias)
         }
         if order is not None:
-            for ordered in order.expressions:
+            for ordered in _expand_table_keys(order.expressions, resolver.scope, self.dialect):
                 if isinstance(ordered.this, exp.Var) and ordered.this.name.upper() == "ALL":
                     # ORDER BY ALL sorts by every select-list column, left to right.
                     sort_keys.extend(_sort_key(column, ordered) for column in columns[: len(names)])
@@ -898,6 +882,72 @@ class _AggregateResolver(_Resolver):
 # Helpers ------------------------------------------------------------------------------------
 
 
+def _expand_table_keys(keys: list[exp.Ordered], scope: Scope, dialect: str) -> list[exp.Ordered]:
+    """Replace DuckDB's `ORDER BY t`, a table's whole row, by the columns of `t` in order.
+
+    DuckDB 2.0 compares such rows as structs, field by field. NULL fields sort last in
+    ascending order and first in descending order, whatever the NULLS option is. The row of a
+    table is never NULL itself, because an outer join's missing row is a row of NULL fields.
+    """
+    expanded: list[exp.Ordered] = []
+    for ordered in keys:
+        if not isinstance(ordered.this, exp.TableColumn):
+            expanded.append(ordered)
+            continue
+        if dialect != "duckdb":
+            raise UnsupportedError(f"ORDER BY the table `{ordered.this.name}` is not supported")
+        alias = ordered.this.name
+        names = [name for table, name in scope.columns if table == alias]
+        if not names:
+            raise BindError(f"ORDER BY `{alias}` names no table of the FROM clause")
+        descending = bool(ordered.args.get("desc"))
+        for name in names:
+            column = exp.column(name, table=alias)
+            expanded.append(exp.Ordered(this=column, desc=descending, nulls_first=descending))
+    return expanded
+
+
+def _column_aliases(table: exp.Table, names: list[str]) -> list[str]:
+    """Return `names` renamed by the column list of `table`'s alias, as in `FROM t AS u(a, b)`."""
+    alias = table.args.get("alias")
+    aliases = [column.name for column in alias.columns] if isinstance(alias, exp.TableAlias) else []
+    if len(aliases) > len(names):
+        raise BindError(
+            f"table `{table.name}` has {len(names)} columns but its alias names {len(aliases)}"
+        )
+    return aliases + names[len(aliases) :]
+
+
+def _unique_names(relation: Relation, item: exp.Expression, dialect: str) -> Relation:
+    """Rename duplicate column names of a derived table or CTE as DuckDB does: `a`, `a_1`.
+
+    A reference to a duplicated name then reads the first column of that name. Other dialects,
+    and items that a star or a NATURAL or USING join reads, keep the names, so `_rename`
+    raises on the duplicate.
+    """
+    if len(set(relation.names)) == len(relation.names):
+        return relation
+    if dialect != "duckdb" or item.meta.get(WHOLE_ROW):
+        return relation
+    used: set[str] = set()
+    names = []
+    for name in relation.names:
+        unique, suffix = name, 0
+        while unique.lower() in used:
+            suffix += 1
+            unique = f"{name}_{suffix}"
+        used.add(unique.lower())
+        names.append(unique)
+    return Relation(relation.node, names, relation.display)
+
+
+def _with_column_aliases(relation: Relation, table: exp.Table) -> Relation:
+    names = _column_aliases(table, relation.names)
+    if names == relation.names:
+        return relation
+    return Relation(relation.node, names)
+
+
 def _ref(name: str) -> exp.Column:
     return exp.Column(this=exp.to_identifier(name, quoted=True))
 
@@ -974,10 +1024,6 @@ def _is_distinct_with_separator(call: exp.Expression) -> bool:
         and isinstance(call.this, exp.Distinct)
         and call.args.get("separator") is not None
     )
-
-
-def _reads_table(expression: exp.Expression, name: str) -> bool:
-    return any(table.name.lower() == name for table in expression.find_all(exp.Table))
 
 
 def _substitute_aliases(expression: exp.Expression, aliases: dict[str, exp.Expression]) -> exp.Expression:

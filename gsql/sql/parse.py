@@ -5,15 +5,19 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
+from sqlglot.tokens import Token, TokenType
 
 from gsql.errors import SqlSyntaxError, UnsupportedError
 from gsql.sql.joins import check_using_syntax
 
-__all__ = ["DEFAULT_DIALECT", "parse_sql", "parse_statements", "resolve_dialect"]
+__all__ = ["DEFAULT_DIALECT", "USING_KEY", "parse_sql", "parse_statements", "resolve_dialect"]
 
 # DuckDB's dialect is the default because it is close to PostgreSQL and standard SQL, reads
 # file paths in FROM, and is the dialect of gsql's reference engine in tests.
 DEFAULT_DIALECT = "duckdb"
+
+# The meta key under which a CTE keeps the items of DuckDB's `USING KEY (...)` clause.
+USING_KEY = "gsql_using_key"
 
 
 def resolve_dialect(dialect: str | None) -> str:
@@ -31,7 +35,7 @@ def parse_statements(text: str, dialect: str | None = None) -> list[exp.Expressi
     """Parse one or more `;`-separated statements; empty statements are dropped."""
     name = resolve_dialect(dialect)
     try:
-        statements = sqlglot.parse(text, read=name)
+        statements = _parse_with_using_key(text, name)
     except sqlglot.errors.ParseError as error:
         raise _syntax_error(error, text) from None
     except sqlglot.errors.TokenError as error:
@@ -61,6 +65,90 @@ def parse_sql(text: str, dialect: str | None = None) -> exp.Expression:
             f"expected one statement but found {len(statements)}; run them one at a time"
         )
     return statements[0]
+
+
+def _parse_with_using_key(text: str, dialect: str) -> list[exp.Expression | None]:
+    """Parse `text`, reading DuckDB's `WITH RECURSIVE t(...) USING KEY (...)` clauses.
+
+    sqlglot 30.30 reads a USING KEY clause only when it lists plain column names. So the
+    clause's tokens are taken out of the token stream and parsed as a select list, and the
+    items are stored in the meta of the CTE they follow, under `USING_KEY`.
+    """
+    reader = Dialect.get_or_raise(dialect)
+    tokens = reader.tokenize(text)
+    clauses = _take_using_key_clauses(tokens)
+    statements = reader.parser().parse(tokens, text)
+    if not clauses:
+        return statements
+    for statement in statements:
+        for cte in statement.find_all(exp.CTE) if statement is not None else ():
+            start = cte.args["alias"].this.meta.get("start")
+            if start in clauses:
+                cte.meta[USING_KEY] = _parse_key_items(clauses.pop(start), reader, text)
+    if clauses:
+        raise SqlSyntaxError("syntax error: USING KEY must follow the name of a recursive CTE")
+    return statements
+
+
+def _take_using_key_clauses(tokens: list[Token]) -> dict[int, list[Token]]:
+    """Remove each `USING KEY (...)` after a CTE name from `tokens`, in place.
+
+    Returns the tokens inside each clause's parentheses, keyed by the start offset of the name
+    of the CTE it belongs to.
+    """
+    clauses: dict[int, list[Token]] = {}
+    index = 1
+    while index + 2 < len(tokens):
+        is_clause = (
+            tokens[index].token_type == TokenType.USING
+            and tokens[index + 1].text.upper() == "KEY"
+            and tokens[index + 2].token_type == TokenType.L_PAREN
+        )
+        if not is_clause:
+            index += 1
+            continue
+        name_index = index - 1
+        if tokens[name_index].token_type == TokenType.R_PAREN:
+            name_index = _matching_paren(tokens, name_index, step=-1) - 1
+        close = _matching_paren(tokens, index + 2, step=1)
+        if name_index < 0 or close < 0:
+            index += 1
+            continue
+        clauses[tokens[name_index].start] = tokens[index + 3 : close]
+        del tokens[index : close + 1]
+    return clauses
+
+
+def _matching_paren(tokens: list[Token], index: int, step: int) -> int:
+    """Return the index of the parenthesis matching the one at `index`, or -1 if none."""
+    depth = 0
+    while 0 <= index < len(tokens):
+        kind = tokens[index].token_type
+        if kind == TokenType.L_PAREN:
+            depth += step
+        elif kind == TokenType.R_PAREN:
+            depth -= step
+        if depth == 0:
+            return index
+        index += step
+    return -1
+
+
+def _parse_key_items(clause: list[Token], reader: Dialect, text: str) -> list[exp.Expression]:
+    """Parse the items of a USING KEY clause: columns and aggregate calls, possibly aliased."""
+    if not clause:
+        raise SqlSyntaxError("syntax error: USING KEY needs at least one key column")
+    first = clause[0]
+    select_token = Token(
+        TokenType.SELECT, "SELECT", first.line, first.col, first.start, first.start
+    )
+    parsed = reader.parser().parse([select_token, *clause], text)
+    only_items = len(parsed) == 1 and isinstance(parsed[0], exp.Select)
+    if not only_items or any(
+        value for key, value in parsed[0].args.items() if key != "expressions"
+    ):
+        raise SqlSyntaxError(f"syntax error: invalid USING KEY clause at line {first.line}")
+    return list(parsed[0].expressions)
 
 
 def _token_error(error: sqlglot.errors.TokenError, text: str) -> SqlSyntaxError:

@@ -272,21 +272,37 @@ class WorkingTable(Node):
 class Recursive(Node):
     """WITH RECURSIVE: `base`, then `step` rerun on the rows of the previous run until none.
 
-    `step` reads those rows through `working`. With `all` False (UNION) rows already produced
-    are dropped from each run, so a cycle in the data ends the recursion.
+    `step` reads those rows through `working`, and the whole result so far through
+    `recurring` (DuckDB's `recurring.t`), when it reads that. With `all` False (UNION) rows
+    already in the result are dropped from each run, so a cycle in the data ends the recursion.
+
+    With DuckDB's `USING KEY`, `key` names the key columns and the result contains one row per
+    key: a new row replaces the row with the same key, the last one winning within a run.
+    `aggregated` names the columns that aggregate over every row ever produced for the key
+    instead: `state` computes them from `history`, the rows so far plus a group number column
+    and a row number column, and returns the group number column followed by one column for
+    each of `aggregated`. The columns in `first_values` keep the first non-NULL value produced
+    for the key (DuckDB's ANY_VALUE in USING KEY).
     """
 
     base: Node = None  # type: ignore[assignment]
     step: Node = None  # type: ignore[assignment]
     working: WorkingTable = None  # type: ignore[assignment]
     all: bool = True
+    recurring: WorkingTable | None = None
+    key: list[str] = field(default_factory=list)
+    aggregated: list[str] = field(default_factory=list)
+    history: WorkingTable | None = None
+    state: Node | None = None
+    first_values: list[str] = field(default_factory=list)
 
     @property
     def inputs(self) -> list[Node]:
         return [self.base]
 
     def describe(self) -> str:
-        return f"Recursive UNION{' ALL' if self.all else ''}"
+        key = f" USING KEY ({', '.join(self.key)})" if self.key else ""
+        return f"Recursive UNION{' ALL' if self.all else ''}{key}"
 
 
 @dataclass(eq=False)

@@ -45,6 +45,7 @@ import sqlglot
 from sqlglot import exp
 
 import gsql
+from gsql.sql.parse import USING_KEY, parse_statements
 from gsql.types import arrow_type
 
 __all__ = [
@@ -675,6 +676,7 @@ DUCKDB_ONLY_FUNCTIONS = frozenset(
     [
         "approx_count_distinct",
         "approx_quantile",
+        "approx_top_k",
         "arbitrary",
         "arg_max",
         "arg_max_null",
@@ -758,16 +760,21 @@ _DUCKDB_ONLY_TYPES = {
 def duckdb_only_features(sql: str) -> list[str]:
     """Return the DuckDB-only functions, syntax and types that `sql` uses, in order.
 
-    An empty list also means that sqlglot could not parse the text.
+    An empty list also means that gsql could not parse the text. The items of a recursive
+    CTE's `USING KEY (...)` clause, which gsql's parser keeps outside the tree, are searched too.
     """
     try:
-        statements = sqlglot.parse(sql, read="duckdb")
-    except sqlglot.errors.SqlglotError:
+        statements = parse_statements(sql, "duckdb")
+    except (gsql.GsqlError, sqlglot.errors.SqlglotError):
         return ["syntax NEAREST join"] if _NEAREST_JOIN.search(sql) else []
     found: list[str] = []
+    trees: list[exp.Expression] = list(statements)
     for statement in statements:
-        for node in statement.walk() if statement else ():
-            feature = _duckdb_only_feature(node)
+        for cte in statement.find_all(exp.CTE):
+            trees.extend(cte.meta.get(USING_KEY, []))
+    for tree in trees:
+        for node in tree.walk():
+            feature = _duckdb_only_feature(node) or _duckdb_only_name(node, sql)
             if feature and feature not in found:
                 found.append(feature)
     return found
@@ -794,6 +801,19 @@ def _duckdb_only_feature(node: exp.Expression) -> str | None:
         if is_duckdb_only and name != "array_agg":
             return name
     return None
+
+
+def _duckdb_only_name(node: exp.Expression, sql: str) -> str | None:
+    """Return the function name as written in `sql` when only DuckDB has it.
+
+    sqlglot turns some DuckDB-only names into standard nodes: `list(x)` becomes ARRAY_AGG and
+    `approx_count_distinct(x)` becomes APPROX_DISTINCT. The node's meta keeps where its name is.
+    """
+    start, end = node.meta.get("start"), node.meta.get("end")
+    if not isinstance(node, exp.Func) or start is None or end is None:
+        return None
+    name = sql[start : end + 1].lower()
+    return name if name in DUCKDB_ONLY_FUNCTIONS else None
 
 
 # ---------------------------------------------------------------------------------------------
