@@ -283,7 +283,8 @@ class _PlanBuilder:
             raise BindError("VALUES rows must all have the same number of columns")
         table_alias = values.args.get("alias")
         names = [c.name for c in table_alias.columns] if table_alias and table_alias.columns else []
-        names += [f"col{i}" for i in range(len(names) + 1, width + 1)]
+        # DuckDB names unnamed VALUES columns col0, col1, ... by position.
+        names += [f"col{i}" for i in range(len(names), width)]
         columns = []
         for name in names:
             scope.columns[(alias, name)] = f"{alias}.{name}"
