@@ -241,6 +241,11 @@ def _window_call(window: exp.Window, spec: dict[str, Any], column_for) -> plan.W
             )
         raise BindError(f"ORDER BY inside the arguments of `{function.sql()[:60]}` is not allowed")
     frame = _frame(spec["spec"], bool(order_by), name)
+    if argument_order and frame["exclude"] and name not in _VALUE.values():
+        # DuckDB 2.0 rejects this too: it leaves the meaning of such a frame open.
+        raise BindError(
+            f"EXCLUDE is not allowed for `{function.sql()[:60]}` with an ORDER BY argument"
+        )
     return plan.WindowCall(
         name,
         arguments,
@@ -436,7 +441,8 @@ def _frame(spec: exp.WindowSpec | None, ordered: bool, function: str) -> dict[st
         raise BindError(
             "a window frame cannot start at UNBOUNDED FOLLOWING or end at UNBOUNDED PRECEDING"
         )
-    # DuckDB accepts `n FOLLOWING AND CURRENT ROW`, a frame that is always empty.
+    # DuckDB's development head (newer than the 2.0.1 release, which rejects it) accepts
+    # `n FOLLOWING AND CURRENT ROW`, a frame that is always empty.
     if start[0] in ("current", "following") and end[0] == "preceding":
         raise BindError(
             "a window frame that starts at or after the current row cannot end at a preceding row"
