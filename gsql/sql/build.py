@@ -1015,9 +1015,12 @@ def _collect_aggregates(root: exp.Expression, found: list[exp.Expression]) -> No
             # The window function itself is not a grouped aggregate, but its arguments,
             # PARTITION BY and ORDER BY may contain some: SUM(SUM(x)) OVER ().
             function = node.this
-            while isinstance(function, (exp.IgnoreNulls, exp.RespectNulls)):
+            conditions = []
+            while isinstance(function, (exp.IgnoreNulls, exp.RespectNulls, exp.Filter)):
+                if isinstance(function, exp.Filter):
+                    conditions.append(function.expression)
                 function = function.this
-            for part in [*function.iter_expressions(), *(node.args.get("partition_by") or [])]:
+            for part in [*conditions, *function.iter_expressions(), *(node.args.get("partition_by") or [])]:
                 _collect_aggregates(part, found)
             if node.args.get("order") is not None:
                 _collect_aggregates(node.args["order"], found)
