@@ -335,10 +335,9 @@ def _function(
             options["buckets"] = _buckets(function.this)
         return _RANKING[kind], []
     if kind in _OFFSET:
-        offset = function.args.get("offset")
+        value, offset, default = _offset_arguments(function)
         options["offset"] = 1 if offset is None else _constant(offset, kind.__name__.upper())
-        default = function.args.get("default")
-        arguments = [column_for(function.this)]
+        arguments = [column_for(value)]
         if default is not None:
             arguments.append(column_for(default))
         return _OFFSET[kind], arguments
@@ -357,6 +356,35 @@ def _function(
     if kind in _AGGREGATE:
         return _aggregate(function, column_for, options)
     raise UnsupportedError(f"window function `{function.sql()[:60]}` is not supported")
+
+
+def _offset_arguments(
+    function: exp.Expression,
+) -> tuple[exp.Expression, exp.Expression | None, exp.Expression | None]:
+    """Return LAG's or LEAD's value, offset and default, by position or by DuckDB's names.
+
+    DuckDB also takes `LEAD("offset" := 2, col := x)`; sqlglot keeps each named argument as an
+    `exp.PropertyEQ` in the position where it was written.
+    """
+    found: dict[str, exp.Expression | None] = {
+        "col": function.this,
+        "offset": function.args.get("offset"),
+        "default": function.args.get("default"),
+    }
+    named = [value for value in found.values() if isinstance(value, exp.PropertyEQ)]
+    if not named:
+        return found["col"], found["offset"], found["default"]
+    if len(named) != sum(value is not None for value in found.values()):
+        raise UnsupportedError(f"`{function.sql()[:60]}` mixes named and positional arguments")
+    by_name: dict[str, exp.Expression] = {}
+    for argument in named:
+        name = argument.this.name.lower()
+        if name not in found or name in by_name:
+            raise BindError(f"`{function.sql()[:60]}` has an unknown or repeated argument `{name}`")
+        by_name[name] = argument.expression
+    if "col" not in by_name:
+        raise BindError(f"`{function.sql()[:60]}` needs the argument `col`")
+    return by_name["col"], by_name.get("offset"), by_name.get("default")
 
 
 def _aggregate(
