@@ -9,6 +9,7 @@ tied rows open and DuckDB's sort is not stable.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 
@@ -323,3 +324,95 @@ def test_invalid_window_raises(context, sql, message):
 def test_unsupported_window_raises(context, sql, message):
     with pytest.raises(UnsupportedError, match=message):
         context.sql(sql)
+
+
+# INTERVAL offsets and INTERVAL keys -------------------------------------------------------------
+
+TIMES = pa.table(
+    {
+        "id": pa.array(range(8), pa.int64()),
+        "d": pa.array(
+            [
+                dt.date(2023, 1, 1),
+                dt.date(2023, 1, 2),
+                dt.date(2023, 1, 2),
+                None,
+                dt.date(2023, 1, 5),
+                dt.date(2023, 1, 9),
+                dt.date(2023, 1, 4),
+                dt.date(2023, 1, 3),
+            ]
+        ),
+        "ts": pa.array(
+            [
+                dt.datetime(2023, 1, 1, 10),
+                dt.datetime(2023, 1, 1, 12),
+                dt.datetime(2023, 1, 2, 9),
+                None,
+                dt.datetime(2023, 1, 1, 11, 30),
+                dt.datetime(2023, 1, 3),
+                dt.datetime(2023, 1, 1, 10),
+                dt.datetime(2023, 1, 2, 10),
+            ],
+            pa.timestamp("us"),
+        ),
+        "f": pa.array([1.0, math.nan, 2.0, None, 3.5, math.nan, 0.5, 2.5]),
+        "x": pa.array(range(1, 9), pa.int64()),
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def times(gsql_engine: str) -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    ctx = gsql.Context(engine=gsql_engine)
+    ctx.register("times", TIMES)
+    connection = duckdb.connect()
+    connection.register("times", TIMES)
+    return ctx, connection
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        "ORDER BY d RANGE BETWEEN INTERVAL 2 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING",
+        "ORDER BY d DESC RANGE BETWEEN INTERVAL 2 DAYS PRECEDING AND CURRENT ROW",
+        "ORDER BY ts RANGE BETWEEN INTERVAL 90 MINUTES PRECEDING AND INTERVAL 1 HOUR FOLLOWING",
+        "ORDER BY ts DESC RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW",
+        "ORDER BY f RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING",
+        "ORDER BY f DESC RANGE BETWEEN 1 PRECEDING AND 0.5 FOLLOWING",
+    ],
+)
+def test_range_offset_matches_duckdb(times, over):
+    context, duck = times
+    sql = f"SELECT id, SUM(x) OVER ({over}) AS w FROM times ORDER BY id"
+    assert context.sql(sql).rows() == duck.sql(sql).fetchall()
+
+
+def test_range_month_offset_over_dates_raises(times):
+    context, _ = times
+    sql = "SELECT SUM(x) OVER (ORDER BY d RANGE INTERVAL 1 MONTH PRECEDING) FROM times"
+    with pytest.raises(UnsupportedError, match="months or years over DATE or TIMESTAMP"):
+        context.sql(sql)
+
+
+INTERVALS = (
+    "(VALUES (1, INTERVAL 30 DAY), (2, INTERVAL 1 MONTH), (3, INTERVAL 29 DAY),"
+    " (4, INTERVAL 25 HOUR), (5, INTERVAL 1 DAY), (6, NULL), (7, INTERVAL '-2' DAY),"
+    " (8, INTERVAL 720 HOUR), (9, INTERVAL 1 YEAR)) AS v(id, k)"
+)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"SELECT id, ROW_NUMBER() OVER (ORDER BY k, id) FROM {INTERVALS} ORDER BY k, id",
+        f"SELECT id, COUNT(*) OVER (PARTITION BY k) FROM {INTERVALS} ORDER BY k DESC, id",
+        (
+            "SELECT id, SUM(id) OVER (ORDER BY k RANGE BETWEEN INTERVAL 4 DAY PRECEDING AND"
+            f" CURRENT ROW) FROM {INTERVALS} ORDER BY id"
+        ),
+    ],
+)
+def test_interval_keys_match_duckdb(context, duck, sql):
+    # Intervals compare after normalization, so 30 days, 1 month and 720 hours are peers.
+    assert context.sql(sql).rows() == duck.sql(sql).fetchall()

@@ -71,20 +71,10 @@ def _layout(table: pa.Table, call: plan.WindowCall) -> Layout:
     partition_start, partition_end = _bounds(partition_flags)
     peer_start, peer_end = _bounds(peer_flags)
     peer_id = np.cumsum(peer_flags) - 1
-    order_values = _numeric_keys(order_columns[0]) if len(order_columns) == 1 else None
+    order_values = order_columns[0] if len(order_columns) == 1 else None
     return Layout(
         permutation, partition_start, partition_end, peer_start, peer_end, peer_id, order_values
     )
-
-
-def _numeric_keys(column: pa.ChunkedArray) -> np.ndarray | None:
-    """Return an ORDER BY key as float64 (NULL as NaN) for RANGE offsets, or None if not numeric."""
-    kind = column.type
-    if pa.types.is_date(kind):
-        column = column.cast(pa.int32()) if pa.types.is_date32(kind) else column.cast(pa.int64())
-    elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
-        return None
-    return column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _bounds(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

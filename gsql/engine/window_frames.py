@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gsql.errors import ExecutionError, UnsupportedError
+from gsql.engine.sorting import interval_keys
+from gsql.errors import BindError, ExecutionError, UnsupportedError
 from gsql.sql import plan
 
 __all__ = ["Layout", "Segments", "frame_rows", "frame_segments", "frame_sizes", "group_starts"]
@@ -32,7 +33,8 @@ class Layout:
     peer_start: np.ndarray
     peer_end: np.ndarray
     peer_id: np.ndarray
-    order_values: np.ndarray | None = None
+    # The single ORDER BY key in sorted order, which RANGE offsets read; None for several keys.
+    order_values: pa.ChunkedArray | None = None
 
     @property
     def size(self) -> int:
@@ -44,7 +46,7 @@ def group_starts(columns: list[pa.ChunkedArray], count: int) -> np.ndarray:
     flags = np.zeros(count, dtype=bool)
     if count:
         flags[0] = True
-    for column in columns:
+    for column in _comparable(columns):
         if count < 2:
             break
         current, previous = column.slice(1), column.slice(0, count - 1)
@@ -58,6 +60,17 @@ def group_starts(columns: list[pa.ChunkedArray], count: int) -> np.ndarray:
             same = pc.or_(same, both_nan)
         flags[1:] |= ~same.to_numpy(zero_copy_only=False)
     return flags
+
+
+def _comparable(columns: list[pa.ChunkedArray]) -> list[pa.ChunkedArray | pa.Array]:
+    """Replace INTERVAL columns, which Arrow cannot compare, by their normalized parts."""
+    result: list[pa.ChunkedArray | pa.Array] = []
+    for column in columns:
+        if pa.types.is_interval(column.type):
+            result.extend(interval_keys(column))
+        else:
+            result.append(column)
+    return result
 
 
 def frame_segments(call: plan.WindowCall, layout: Layout) -> Segments:
@@ -167,22 +180,19 @@ def _range_bound(
 
 
 def _range_offset_bound(
-    side: str, offset: float, call: plan.WindowCall, layout: Layout, is_start: bool
+    side: str, offset: Any, call: plan.WindowCall, layout: Layout, is_start: bool
 ) -> np.ndarray:
     """Bound a RANGE frame at `key - offset` or `key + offset` of the single ORDER BY key.
 
     Rows whose key is NULL have their peer group (the other NULL rows) as the frame.
     """
-    if len(call.order_by) != 1:
+    if len(call.order_by) != 1 or layout.order_values is None:
         raise ExecutionError("a RANGE frame with an offset needs exactly one ORDER BY key")
-    keys = layout.order_values
-    if keys is None:
-        raise UnsupportedError("RANGE offsets need a numeric or date ORDER BY key")
+    keys, valid, step = _range_keys(layout.order_values, offset)
     # Work on keys that ascend in the sorted order: negated for a descending ORDER BY. In that
     # space "n PRECEDING" is always `key - n` and "n FOLLOWING" is `key + n`.
     ordered = -keys if call.order_by[0].descending else keys
     bounds = layout.peer_start.copy() if is_start else layout.peer_end.copy()
-    valid = ~np.isnan(ordered)
     starts = np.unique(layout.partition_start)
     for start in starts:
         end = layout.partition_end[start]
@@ -191,8 +201,57 @@ def _range_offset_bound(
         if len(present) == 0:
             continue
         values = ordered[present]
-        targets = values + (offset if side == "following" else -offset)
+        targets = values + (step if side == "following" else -step)
         side_name = "left" if is_start else "right"
         positions = np.searchsorted(values, targets, side=side_name)
         bounds[present] = present[0] + positions
     return bounds
+
+
+_DAY_NANOSECONDS = 86_400 * 10**9
+_UNIT_NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _range_keys(column: pa.ChunkedArray, offset: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Return the ORDER BY keys, where they are valid, and the offset, in one numeric scale."""
+    kind = column.type
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    if isinstance(offset, plan.FrameInterval):
+        return _interval_range_keys(column, offset), valid, _interval_step(kind, offset)
+    if pa.types.is_date(kind):
+        column = column.cast(pa.int32()) if pa.types.is_date32(kind) else column.cast(pa.int64())
+    elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        raise UnsupportedError(f"RANGE offsets need a numeric or date ORDER BY key, not `{kind}`")
+    keys = column.cast(pa.float64(), safe=False).fill_null(0.0).to_numpy(zero_copy_only=False)
+    keys = keys.astype(np.float64)
+    # NaN keys, like NULL keys, get their peer group as the frame.
+    return keys, valid & ~np.isnan(keys), offset
+
+
+def _interval_step(kind: pa.DataType, offset: plan.FrameInterval) -> int:
+    if offset.months and not pa.types.is_interval(kind):
+        # NOTE: months and years have no fixed length over dates, so this would need
+        # calendar arithmetic per row.
+        raise UnsupportedError(
+            "RANGE offsets in months or years over DATE or TIMESTAMP keys are not supported"
+        )
+    return (offset.months * 30 + offset.days) * _DAY_NANOSECONDS + offset.nanoseconds
+
+
+def _interval_range_keys(column: pa.ChunkedArray, offset: plan.FrameInterval) -> np.ndarray:
+    """Return DATE, TIMESTAMP or INTERVAL keys as int64 nanoseconds, months counting 30 days."""
+    kind = column.type
+    if pa.types.is_interval(kind):
+        # NOTE: DuckDB compares intervals part by part after normalizing; the total agrees with
+        # that order unless the parts of one interval have different signs.
+        months, days, nanoseconds = (part.fill_null(0).to_numpy() for part in interval_keys(column))
+        return (months * 30 + days) * _DAY_NANOSECONDS + nanoseconds
+    if pa.types.is_date32(kind):
+        return column.cast(pa.int32()).fill_null(0).to_numpy().astype(np.int64) * _DAY_NANOSECONDS
+    if pa.types.is_date64(kind):
+        return column.cast(pa.int64()).fill_null(0).to_numpy() * 10**6
+    if pa.types.is_timestamp(kind):
+        return column.cast(pa.int64()).fill_null(0).to_numpy() * _UNIT_NANOSECONDS[kind.unit]
+    raise BindError(
+        f"an INTERVAL frame offset needs a DATE, TIMESTAMP or INTERVAL ORDER BY key, not `{kind}`"
+    )

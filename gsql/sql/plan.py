@@ -21,6 +21,7 @@ __all__ = [
     "AggregateCall",
     "Distinct",
     "Filter",
+    "FrameInterval",
     "Join",
     "Limit",
     "MarkJoin",
@@ -201,6 +202,18 @@ class WindowCall:
         if self.filter is not None:
             text += f" FILTER (WHERE {self.filter})"
         return f"{text} OVER ({' '.join(over)})"
+
+
+@dataclass(frozen=True)
+class FrameInterval:
+    """An INTERVAL offset of a RANGE window frame bound, in SQL's interval parts."""
+
+    months: int
+    days: int
+    nanoseconds: int
+
+    def __str__(self) -> str:
+        return f"INTERVAL '{self.months} months {self.days} days {self.nanoseconds} nanoseconds'"
 
 
 def _bound_sql(bound: tuple[str, Any]) -> str:

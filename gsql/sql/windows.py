@@ -465,6 +465,8 @@ def _frame(spec: exp.WindowSpec | None, ordered: bool, function: str) -> dict[st
     )
     if kind == "range" and (start[1] or end[1]) and not ordered:
         raise BindError("a RANGE frame with an offset needs an ORDER BY")
+    if kind != "range" and any(isinstance(bound[1], plan.FrameInterval) for bound in (start, end)):
+        raise BindError(f"INTERVAL offsets need a RANGE frame, not {kind.upper()}")
     if start == ("following", None) or end == ("preceding", None):
         raise BindError(
             "a window frame cannot start at UNBOUNDED FOLLOWING or end at UNBOUNDED PRECEDING"
@@ -496,12 +498,49 @@ def _bound(value: Any, side: Any) -> tuple[str, Any]:
         return ("current", None)
     if text is not None and text.upper() == "UNBOUNDED":
         return (str(side).lower(), None)
+    if isinstance(value, exp.Interval):
+        return (str(side).lower(), _frame_interval(value))
     if isinstance(value, exp.Expression):
         number = _constant(value, "a window frame bound")
         if number < 0:
             raise BindError(f"a window frame offset must not be negative, not {number}")
         return (str(side).lower(), number)
     raise UnsupportedError(f"window frame bound `{value}` is not supported")
+
+
+# Interval units as (months, days, nanoseconds) per unit.
+_INTERVAL_UNITS = {
+    "year": (12, 0, 0),
+    "month": (1, 0, 0),
+    "week": (0, 7, 0),
+    "day": (0, 1, 0),
+    "hour": (0, 0, 3_600 * 10**9),
+    "minute": (0, 0, 60 * 10**9),
+    "second": (0, 0, 10**9),
+}
+
+
+def _frame_interval(interval: exp.Interval) -> plan.FrameInterval:
+    """Read a constant `INTERVAL 3 DAYS` or `INTERVAL '4' DAY` frame offset."""
+    amount = interval.this
+    unit = interval.args.get("unit")
+    text = amount.name if isinstance(amount, exp.Literal) else None
+    unit_name = unit.name if unit is not None else None
+    if text is not None and unit_name is None and len(text.split()) == 2:
+        text, unit_name = text.split()
+    try:
+        number = int(text) if text is not None else None
+    except ValueError:
+        number = None
+    key = (unit_name or "").lower().rstrip("s")
+    if number is None or key not in _INTERVAL_UNITS:
+        raise UnsupportedError(
+            f"the window frame offset `{interval.sql()}` is not supported; use a whole number of one unit"
+        )
+    if number < 0:
+        raise BindError(f"a window frame offset must not be negative, not `{interval.sql()}`")
+    months, days, nanoseconds = (number * part for part in _INTERVAL_UNITS[key])
+    return plan.FrameInterval(months, days, nanoseconds)
 
 
 def _constant(expression: exp.Expression, what: str) -> Any:

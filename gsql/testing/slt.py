@@ -706,6 +706,7 @@ DUCKDB_ONLY_FUNCTIONS = frozenset(
         "list_value",
         "mad",
         "max_by",
+        "mean",
         "min_by",
         "nextval",
         "product",
