@@ -47,8 +47,8 @@ def interval_keys(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     """Return an INTERVAL column as normalized (months, days, nanoseconds) int64 arrays.
 
     DuckDB compares intervals after carrying whole days out of the time part and whole
-    30-day months out of the days, so `INTERVAL 30 DAYS` equals `INTERVAL 1 MONTH`; equal
-    intervals have equal parts here too. NULL intervals give NULL in every part.
+    30-day months out of the days, so `INTERVAL 30 DAYS` equals `INTERVAL 1 MONTH`. Intervals
+    that DuckDB finds equal have equal parts here too. NULL intervals give NULL in every part.
     """
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     raw = np.frombuffer(array.buffers()[1], dtype=_INTERVAL_LAYOUT, count=array.offset + len(array))

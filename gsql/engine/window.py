@@ -40,9 +40,9 @@ def compute_window(table: pa.Table, call: plan.WindowCall) -> pa.ChunkedArray:
 def output_order(table: pa.Table, calls: list[plan.WindowCall]) -> np.ndarray | None:
     """Return the row order that DuckDB gives a Window node's output, or None to keep the input's.
 
-    SQL leaves the order of rows without an outer ORDER BY open; DuckDB returns them sorted by
-    each window's ORDER BY in turn, so gsql does the same for windows without PARTITION BY,
-    whose order does not depend on DuckDB's hash partitioning.
+    SQL leaves the order of rows without an outer ORDER BY open. DuckDB returns them sorted by
+    each window's ORDER BY in turn, and gsql does the same for windows without PARTITION BY,
+    because only for those does DuckDB's order not depend on its hash partitioning.
     """
     order = None
     for call in calls:

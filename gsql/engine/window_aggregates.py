@@ -1,9 +1,9 @@
 """Aggregates and value functions (FIRST_VALUE, NTH_VALUE...) over window frames.
 
 COUNT, SUM and AVG use prefix sums over the frame's position ranges. Every other aggregate
-runs once per distinct frame: the rows of a batch of distinct frames are gathered into one
-table keyed by frame number, and the grouped aggregation code (or a NumPy reduction here, for
-aggregates that only windows support) computes one result per frame.
+runs once per distinct frame. The rows of a batch of distinct frames are gathered into one
+table keyed by frame number, and the grouped aggregation code computes one result per frame.
+Aggregates that only windows support use a NumPy reduction here instead.
 """
 
 from __future__ import annotations

@@ -150,13 +150,17 @@ def _row_bound(
 
 
 def _group_bound(bound: tuple[str, Any], layout: Layout, is_start: bool) -> np.ndarray:
-    """Bound a GROUPS frame: its offsets count peer groups, and it always holds whole groups."""
+    """Bound a GROUPS frame: its offsets count peer groups, and it always contains whole groups."""
     side, offset = bound
     if offset is None and side != "current":
         return layout.partition_start.copy() if side == "preceding" else layout.partition_end.copy()
     if offset is not None and not float(offset).is_integer():
         raise ExecutionError(f"a GROUPS frame offset must be an integer, not {offset}")
-    shift = 0 if side == "current" else int(offset) * (-1 if side == "preceding" else 1)
+    shift = 0
+    if side == "preceding":
+        shift = -int(offset)
+    elif side == "following":
+        shift = int(offset)
     group_starts = np.flatnonzero(np.diff(layout.peer_id, prepend=-1) != 0)
     group_ends = np.append(group_starts[1:], layout.size)
     first_group = layout.peer_id[layout.partition_start] if layout.size else layout.peer_id

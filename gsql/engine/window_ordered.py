@@ -1,7 +1,7 @@
 """Window functions with an ORDER BY among their arguments, as DuckDB runs them.
 
 `RANK(ORDER BY k) OVER (...)`, `LEAD(x ORDER BY k) OVER (...)` or `FIRST_VALUE(x ORDER BY k)`
-rank or pick rows within the current row's frame, ordered by the argument keys; rows with equal
+rank or pick rows within the current row's frame, ordered by the argument keys. Rows with equal
 keys keep the window's order. The current row need not lie inside its own frame:
 
 - ROW_NUMBER is 1 + the frame rows ordered before the current row, RANK is 1 + the frame rows

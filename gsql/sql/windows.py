@@ -77,7 +77,7 @@ _FILTERABLE = frozenset(
         "percentile_disc",
     }
 )
-# Functions that accept an ORDER BY among their arguments; it orders the rows of the frame.
+# Functions that accept an ORDER BY among their arguments, which orders the rows of the frame.
 _ARGUMENT_ORDERED = frozenset(
     {
         "row_number",
@@ -242,7 +242,7 @@ def _window_call(window: exp.Window, spec: dict[str, Any], column_for) -> plan.W
         raise BindError(f"ORDER BY inside the arguments of `{function.sql()[:60]}` is not allowed")
     frame = _frame(spec["spec"], bool(order_by), name)
     if argument_order and frame["exclude"] and name not in _VALUE.values():
-        # DuckDB 2.0 rejects this too: it leaves the meaning of such a frame open.
+        # DuckDB 2.0 rejects this too, because the meaning of such a frame is not defined.
         raise BindError(
             f"EXCLUDE is not allowed for `{function.sql()[:60]}` with an ORDER BY argument"
         )
@@ -438,7 +438,7 @@ def _percentile(
 
 
 def _frame(spec: exp.WindowSpec | None, ordered: bool, function: str) -> dict[str, Any]:
-    """Return the frame as {kind, start, end, exclude}; each bound is (side, offset or None)."""
+    """Return the frame as {kind, start, end, exclude}. Each bound is (side, offset or None)."""
     if spec is None:
         if ordered:
             # SQL's default frame with ORDER BY: RANGE UNBOUNDED PRECEDING to CURRENT ROW,
@@ -481,7 +481,7 @@ def _frame(spec: exp.WindowSpec | None, ordered: bool, function: str) -> dict[st
 
 
 def _exclude(value: Any) -> str | None:
-    """Return the EXCLUDE option as `current row`, `group` or `ties`; NO OTHERS is None."""
+    """Return the EXCLUDE option as `current row`, `group` or `ties`, or None for NO OTHERS."""
     if value is None:
         return None
     text = " ".join(str(value.name if isinstance(value, exp.Expression) else value).lower().split())
@@ -555,7 +555,7 @@ def _constant(expression: exp.Expression, what: str) -> Any:
 
 
 def _buckets(expression: exp.Expression | None) -> int | None:
-    """Return NTILE's bucket count; NTILE(NULL) gives None, and a NULL result on every row."""
+    """Return NTILE's bucket count, or None for NTILE(NULL), which is NULL on every row."""
     if isinstance(expression, exp.Null):
         return None
     return _positive_constant(expression, "NTILE")
