@@ -10,6 +10,7 @@ tied rows open and DuckDB's sort is not stable.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import random
 
@@ -416,3 +417,60 @@ INTERVALS = (
 def test_interval_keys_match_duckdb(context, duck, sql):
     # Intervals compare after normalization, so 30 days, 1 month and 720 hours are peers.
     assert context.sql(sql).rows() == duck.sql(sql).fetchall()
+
+
+# MIN and MAX over every column type ------------------------------------------------------------
+
+
+def _typed_table() -> pa.Table:
+    generator = random.Random(3)
+    size = 30
+
+    def pick(choices: list) -> list:
+        return [generator.choice(choices) for _ in range(size)]
+
+    return pa.table(
+        {
+            "id": pa.array(range(size), pa.int64()),
+            "i8": pa.array(pick([-5, 3, 7, None, 127]), pa.int8()),
+            "u": pa.array(pick([1, 2**63 + 5, None, 7]), pa.uint64()),
+            "f": pa.array(pick([1.0, math.nan, -math.inf, math.inf, None, 2.5])),
+            "d": pa.array(pick([dt.date(2020, 1, 1), dt.date(1969, 5, 3), None])),
+            "ts": pa.array(pick([dt.datetime(2020, 1, 1, 5), None, dt.datetime(1950, 3, 3)])),
+            "b": pa.array(pick([True, False, None])),
+            "dec": pa.array(pick([decimal.Decimal("1.50"), decimal.Decimal("-2.25"), None])),
+            "s": pa.array(pick(["b", "a", None, "c"])),
+        }
+    )
+
+
+TYPED = _typed_table()
+
+
+@pytest.fixture(scope="module")
+def typed(gsql_engine: str) -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    ctx = gsql.Context(engine=gsql_engine)
+    ctx.register("typed", TYPED)
+    connection = duckdb.connect()
+    connection.register("typed", TYPED)
+    return ctx, connection
+
+
+@pytest.mark.parametrize("column", ["i8", "u", "f", "d", "ts", "b", "dec", "s"])
+@pytest.mark.parametrize("function", ["MIN", "MAX"])
+@pytest.mark.parametrize(
+    "over",
+    [
+        "ORDER BY id ROWS BETWEEN 3 PRECEDING AND 2 FOLLOWING EXCLUDE CURRENT ROW",
+        "ORDER BY id ROWS UNBOUNDED PRECEDING",
+        "ORDER BY id ROWS BETWEEN 1 FOLLOWING AND 2 FOLLOWING",
+    ],
+)
+def test_frame_extreme_matches_duckdb(typed, column, function, over):
+    context, duck = typed
+    sql = f"SELECT id, {function}({column}) OVER ({over}) AS w FROM typed ORDER BY id"
+    expected = duck.sql(sql).fetchall()
+    actual = context.sql(sql).rows()
+    assert len(actual) == len(expected)
+    for want, got in zip(expected, actual):
+        assert all(_same(a, b) for a, b in zip(want, got)), f"expected {want}, got {got}"

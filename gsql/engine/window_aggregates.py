@@ -1,7 +1,7 @@
 """Aggregates and value functions (FIRST_VALUE, NTH_VALUE...) over window frames.
 
-COUNT, SUM and AVG use prefix sums over the frame's position ranges. Every other aggregate
-runs once per distinct frame. The rows of a batch of distinct frames are gathered into one
+COUNT, SUM and AVG use prefix sums over the frame's position ranges, and MIN and MAX a sparse
+table (window_extremes.py). Every other aggregate runs once per distinct frame. The rows of a batch of distinct frames are gathered into one
 table keyed by frame number, and the grouped aggregation code computes one result per frame.
 Aggregates that only windows support use a NumPy reduction here instead.
 """
@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gsql.engine.aggregate import aggregate_table
+from gsql.engine.window_extremes import frame_extreme
 from gsql.engine.window_frames import Segments, frame_rows, frame_sizes
 from gsql.errors import ExecutionError, UnsupportedError
 from gsql.sql import plan
@@ -139,6 +140,9 @@ def frame_aggregate(
         return _prefix_aggregate(name, arrays[0], segments)
     if name == "any_value":
         return frame_value("any_value", call, pa.chunked_array([arrays[0]]), segments)
+    if name in ("min", "max"):
+        # DISTINCT never changes MIN or MAX.
+        return frame_extreme(name, arrays[0], segments)
     return _per_frame(call, arrays, segments)
 
 
