@@ -474,3 +474,54 @@ def test_frame_extreme_matches_duckdb(typed, column, function, over):
     assert len(actual) == len(expected)
     for want, got in zip(expected, actual):
         assert all(_same(a, b) for a, b in zip(want, got)), f"expected {want}, got {got}"
+
+
+# Long frames, which loop over frames instead of gathering their rows ---------------------------
+
+LONG = pa.table(
+    {
+        "id": pa.array(range(300), pa.int64()),
+        "x": pa.array([None if i % 7 == 0 else (i * 37) % 101 for i in range(300)], pa.int64()),
+        "y": pa.array([None if i % 11 == 0 else ((i * 53) % 97) / 8 for i in range(300)]),
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def long_frames(gsql_engine: str) -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    ctx = gsql.Context(engine=gsql_engine)
+    ctx.register("long", LONG)
+    connection = duckdb.connect()
+    connection.register("long", LONG)
+    return ctx, connection
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        "STDDEV_SAMP(y)",
+        "STDDEV_POP(x)",
+        "VAR_SAMP(x)",
+        "VAR_POP(y)",
+        "MEDIAN(x)",
+        "QUANTILE_CONT(y, 0.3)",
+        "QUANTILE_DISC(x, 0.8)",
+        "BOOL_AND(x > 3)",
+        "BOOL_OR(y > 11)",
+    ],
+)
+@pytest.mark.parametrize(
+    "over",
+    [
+        "ORDER BY id ROWS UNBOUNDED PRECEDING",
+        "ORDER BY id ROWS BETWEEN 40 PRECEDING AND 40 FOLLOWING EXCLUDE CURRENT ROW",
+    ],
+)
+def test_long_frame_aggregate_matches_duckdb(long_frames, function, over):
+    context, duck = long_frames
+    sql = f"SELECT id, {function} OVER ({over}) AS w FROM long ORDER BY id"
+    expected = duck.sql(sql).fetchall()
+    actual = context.sql(sql).rows()
+    assert len(actual) == len(expected)
+    for want, got in zip(expected, actual):
+        assert all(_same(a, b) for a, b in zip(want, got)), f"expected {want}, got {got}"

@@ -9,6 +9,8 @@ Aggregates that only windows support use a NumPy reduction here instead.
 from __future__ import annotations
 
 import decimal
+import math
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +27,9 @@ __all__ = ["frame_aggregate", "frame_value"]
 _INT64_LIMIT = 2.0**63
 # Rows gathered per batch of distinct frames; bounds the memory of aggregates over long frames.
 _GATHER_LIMIT = 1 << 22
+# Mean distinct-frame length from which aggregates with a per-frame kernel loop over frames
+# instead of gathering their rows; an estimate from timings of running frames over 5,000 rows.
+_LOOP_MIN_LENGTH = 32
 # Aggregates that the grouped aggregation code computes per frame.
 _GROUPED = frozenset(
     {
@@ -143,6 +148,8 @@ def frame_aggregate(
     if name in ("min", "max"):
         # DISTINCT never changes MIN or MAX.
         return frame_extreme(name, arrays[0], segments)
+    if name in ("bool_and", "bool_or") and pa.types.is_boolean(arrays[0].type):
+        return _frame_logic(name, arrays[0], segments)
     return _per_frame(call, arrays, segments)
 
 
@@ -170,6 +177,16 @@ def _prefix_aggregate(name: str, array: pa.Array, segments: Segments) -> pa.Arra
     if name == "count":
         return pa.array(count, pa.int64())
     return _frame_sum(name, array, valid, segments, count, count == 0)
+
+
+def _frame_logic(name: str, array: pa.Array, segments: Segments) -> pa.Array:
+    """Return BOOL_AND or BOOL_OR from counts of TRUE and non-NULL values in each frame."""
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    true = array.fill_null(False).to_numpy(zero_copy_only=False).astype(bool) & valid
+    count = _segment_total(_prefix(valid.astype(np.int64)), segments)
+    true_count = _segment_total(_prefix(true.astype(np.int64)), segments)
+    result = true_count == count if name == "bool_and" else true_count > 0
+    return pa.array(result, pa.bool_(), mask=count == 0)
 
 
 def _frame_sum(
@@ -251,13 +268,18 @@ def _per_frame(call: plan.WindowCall, arrays: list[pa.Array], segments: Segments
         lengths += frames[:, 2 * position + 1] - frames[:, 2 * position]
 
     parts: list[pa.Array] = []
-    first = 0
-    while first < len(frames):
-        stop = _batch_end(lengths, first)
-        group, rows = _gather(frames[first:stop], len(segments))
-        taken = [array.take(pa.array(rows, pa.int64())) for array in arrays]
-        parts.append(reduce(group, taken, stop - first))
-        first = stop
+    loop = _frame_loop_function(call, arrays[0])
+    if loop is not None and len(frames) and lengths.mean() >= _LOOP_MIN_LENGTH:
+        # Long frames: one Arrow or NumPy call per frame costs less than gathering their rows.
+        parts.append(_loop_over_frames(loop, arrays[0], frames, len(segments)))
+    else:
+        first = 0
+        while first < len(frames):
+            stop = _batch_end(lengths, first)
+            group, rows = _gather(frames[first:stop], len(segments))
+            taken = [array.take(pa.array(rows, pa.int64())) for array in arrays]
+            parts.append(reduce(group, taken, stop - first))
+            first = stop
 
     empty_result = 0 if call.function in ("count", "regr_count") else None
     result_type = parts[0].type if parts else _empty_type(call, arrays)
@@ -270,6 +292,59 @@ def _per_frame(call: plan.WindowCall, arrays: list[pa.Array], segments: Segments
         else pa.nulls(size, result_type)
     )
     return pc.if_else(pa.array(slots < 0), pa.scalar(empty_result, result_type), taken)
+
+
+def _frame_loop_function(call: plan.WindowCall, values: pa.Array):
+    """Return a function of one frame's values for aggregates that suit a loop, or None."""
+    if call.options.get("distinct"):
+        return None
+    name = call.function
+    numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+    if name in ("stddev_samp", "stddev_pop", "var_samp", "var_pop") and numeric:
+        ddof = 1 if name.endswith("samp") else 0
+        kernel = pc.stddev if name.startswith("stddev") else pc.variance
+        return pa.float64(), lambda frame: kernel(
+            frame.cast(pa.float64()), ddof=ddof, min_count=1
+        ).as_py()
+    if name in ("median", "percentile_cont") and numeric:
+        fraction = call.options.get("fraction", 0.5)
+        return pa.float64(), lambda frame: _continuous_percentile(frame, fraction)
+    if name == "percentile_disc" and numeric:
+        fraction = call.options["fraction"]
+        return values.type, lambda frame: _discrete_percentile(frame, fraction)
+    return None
+
+
+def _continuous_percentile(frame: pa.Array, fraction: float) -> float | None:
+    """Interpolate between the two values around `fraction` of the sorted non-NULL values."""
+    numbers = np.sort(pc.drop_null(frame).cast(pa.float64()).to_numpy(zero_copy_only=False))
+    if len(numbers) == 0:
+        return None
+    position = fraction * (len(numbers) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return float(numbers[low] + (numbers[high] - numbers[low]) * (position - low))
+
+
+def _discrete_percentile(frame: pa.Array, fraction: float) -> Any:
+    """Return the first sorted non-NULL value at or above `fraction` of them."""
+    values = pc.drop_null(frame)
+    if len(values) == 0:
+        return None
+    ordered = values.take(pc.sort_indices(values))
+    return ordered[max(math.ceil(fraction * len(values)) - 1, 0)].as_py()
+
+
+def _loop_over_frames(loop, values: pa.Array, frames: np.ndarray, segment_count: int) -> pa.Array:
+    result_type, function = loop
+    results = []
+    for bounds in frames.tolist():
+        pieces = [
+            values.slice(bounds[2 * position], bounds[2 * position + 1] - bounds[2 * position])
+            for position in range(segment_count)
+        ]
+        frame = pieces[0] if segment_count == 1 else pa.concat_arrays(pieces)
+        results.append(function(frame))
+    return pa.array(results, result_type)
 
 
 def _batch_end(lengths: np.ndarray, first: int) -> int:
