@@ -195,9 +195,12 @@ class WindowCall:
         if self.frame:
             start, end = self.frame["start"], self.frame["end"]
             over.append(f"{self.frame['kind'].upper()} {_bound_sql(start)} TO {_bound_sql(end)}")
+            if self.frame.get("exclude"):
+                over.append(f"EXCLUDE {self.frame['exclude'].upper()}")
         inner = ", ".join(self.arguments)
         if self.argument_order:
-            inner += " ORDER BY " + ", ".join(key.sql() for key in self.argument_order)
+            order = "ORDER BY " + ", ".join(key.sql() for key in self.argument_order)
+            inner = f"{inner} {order}" if inner else order
         text = f"{self.function.upper()}({inner})"
         if self.filter is not None:
             text += f" FILTER (WHERE {self.filter})"
