@@ -316,6 +316,11 @@ def test_invalid_window_raises(context, sql, message):
             id="ordered-string-agg",
         ),
         pytest.param(
+            "SELECT LEAD(x ORDER BY y IGNORE NULLS) OVER (ORDER BY id) FROM t",
+            "IGNORE NULLS in `LEAD",
+            id="lead-ignore-nulls-argument-order",
+        ),
+        pytest.param(
             "SELECT APPROX_COUNT_DISTINCT(x) OVER () FROM t",
             "window function `APPROX_DISTINCT",
             id="approximate-count",
