@@ -25,10 +25,11 @@ from gsql.sql import plan
 __all__ = ["frame_aggregate", "frame_value"]
 
 _INT64_LIMIT = 2.0**63
-# Rows gathered per batch of distinct frames; bounds the memory of aggregates over long frames.
+# Rows gathered per batch of distinct frames, which bounds the memory that long frames take.
 _GATHER_LIMIT = 1 << 22
 # Mean distinct-frame length from which aggregates with a per-frame kernel loop over frames
-# instead of gathering their rows; an estimate from timings of running frames over 5,000 rows.
+# instead of gathering their rows. It is an estimate from timings of running frames over 5,000
+# rows on a 2-core machine.
 _LOOP_MIN_LENGTH = 32
 # Aggregates that the grouped aggregation code computes per frame.
 _GROUPED = frozenset(
@@ -130,7 +131,7 @@ def frame_aggregate(
 ) -> pa.Array:
     """Return the aggregate `call.function` over each row's frame.
 
-    `mask` marks the rows that pass the call's FILTER; the others count as NULL inputs.
+    `mask` marks the rows that pass the call's FILTER. The others count as NULL inputs.
     """
     name = call.function
     arrays = [column.combine_chunks() for column in columns]
@@ -426,7 +427,7 @@ def _pair_statistic(name: str, group: np.ndarray, y: pa.Array, x: pa.Array, coun
     """Compute a covariance, correlation or regression aggregate of (y, x) pairs per frame.
 
     Only pairs where both values are non-NULL count. Means come first and the sums of squares
-    are centred on them, which keeps them exact for data far from zero.
+    are centred on them, which keeps rounding errors small for data far from zero.
     """
     both = (y.is_valid().to_numpy(zero_copy_only=False)) & (
         x.is_valid().to_numpy(zero_copy_only=False)
@@ -450,7 +451,7 @@ def _pair_statistic(name: str, group: np.ndarray, y: pa.Array, x: pa.Array, coun
 
 
 def _pair_result(name: str, n, mean_y, mean_x, syy, sxx, sxy) -> tuple[np.ndarray, np.ndarray]:
-    """Finish a pair statistic from centred sums; returns the values and a NULL mask.
+    """Finish a pair statistic from centred sums and return the values with a NULL mask.
 
     A zero variance gives NaN (0/0) for CORR and REGR_SLOPE, and NULL for REGR_INTERCEPT and
     REGR_R2, as DuckDB 2.0 does.
