@@ -322,6 +322,29 @@ def test_subqueries_and_sets_across_partitions(small, sql: str) -> None:
     _assert_matches(*small, sql)
 
 
+WINDOW_QUERIES = {
+    "exclude": (
+        "SELECT k, x, COUNT(x) OVER (PARTITION BY k ORDER BY x NULLS FIRST"
+        " ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) AS c FROM l"
+    ),
+    "filter": "SELECT k, y, COUNT(*) FILTER (WHERE y > 250) OVER (PARTITION BY k) AS c FROM r",
+    "argument_order": (
+        "SELECT k, y, RANK(ORDER BY y DESC) OVER (PARTITION BY k ORDER BY y NULLS FIRST"
+        " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS rk FROM r"
+    ),
+    "groups": "SELECT k, y, SUM(y) OVER (ORDER BY k GROUPS 1 PRECEDING) AS g FROM r",
+    "mode": "SELECT k, s, MODE(s) OVER (PARTITION BY k) AS m FROM l",
+    "covariance": (
+        "SELECT k, y, COVAR_POP(y, k) OVER (ORDER BY y NULLS FIRST ROWS 2 PRECEDING) AS c FROM r"
+    ),
+}
+
+
+@pytest.mark.parametrize("sql", WINDOW_QUERIES.values(), ids=WINDOW_QUERIES.keys())
+def test_window_features_across_partitions(small, sql: str) -> None:
+    _assert_matches(*small, sql)
+
+
 def test_scalar_subquery_with_two_rows_raises(small) -> None:
     context, _ = small
     with pytest.raises(ExecutionError, match="scalar subquery returned 2 rows"):

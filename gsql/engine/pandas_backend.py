@@ -23,7 +23,7 @@ import gsql.engine.arrow_functions  # noqa: F401  (registers the function kernel
 from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
 from gsql.engine.sorting import sort_indices, top_indices
-from gsql.engine.window import compute_window
+from gsql.engine.window import compute_window, output_order
 from gsql.errors import ExecutionError
 from gsql.sql import plan
 from gsql.types import normalize_arrow_type
@@ -461,6 +461,9 @@ def _window(backend: PandasBackend, node: plan.Window, inputs: list[pd.DataFrame
     for name, call in zip(own, node.calls):
         values = compute_window(table, call)
         result[name] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=frame.index, copy=False)
+    order = output_order(table, node.calls)
+    if order is not None:
+        result = result.take(order).reset_index(drop=True)
     return result
 
 

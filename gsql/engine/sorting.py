@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gsql.sql import plan
 
-__all__ = ["sort_indices", "top_indices"]
+__all__ = ["interval_keys", "sort_indices", "top_indices"]
 
 
 def sort_indices(table: pa.Table, keys: list[plan.SortKey]) -> pa.Array:
@@ -26,10 +27,44 @@ def sort_indices(table: pa.Table, keys: list[plan.SortKey]) -> pa.Array:
             nan_flag = f"__nan{position}"
             columns[nan_flag] = pc.is_nan(values)
             sort_keys.append((nan_flag, order, placement))
+        if pa.types.is_interval(values.type):
+            # Arrow cannot sort intervals: sort by their normalized parts instead.
+            for part, array in enumerate(interval_keys(values)):
+                columns[f"__key{position}_{part}"] = array
+                sort_keys.append((f"__key{position}_{part}", order, placement))
+            continue
         name = f"__key{position}"
         columns[name] = values
         sort_keys.append((name, order, placement))
     return pc.sort_indices(pa.table(columns), sort_keys=sort_keys)
+
+
+_INTERVAL_LAYOUT = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanoseconds", "<i8")])
+_DAY_NANOSECONDS = 86_400 * 10**9
+
+
+def interval_keys(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """Return an INTERVAL column as normalized (months, days, nanoseconds) int64 arrays.
+
+    DuckDB compares intervals after carrying whole days out of the time part and whole
+    30-day months out of the days, so `INTERVAL 30 DAYS` equals `INTERVAL 1 MONTH`. Intervals
+    that DuckDB finds equal have equal parts here too. NULL intervals give NULL in every part.
+    """
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    raw = np.frombuffer(array.buffers()[1], dtype=_INTERVAL_LAYOUT, count=array.offset + len(array))
+    raw = raw[array.offset :]
+    nanoseconds = raw["nanoseconds"].astype(np.int64)
+    days = raw["days"].astype(np.int64)
+    months = raw["months"].astype(np.int64)
+    # C-style division truncates toward zero, as DuckDB's normalization does.
+    carry_days = np.fix(nanoseconds / _DAY_NANOSECONDS).astype(np.int64)
+    nanoseconds = nanoseconds - carry_days * _DAY_NANOSECONDS
+    days = days + carry_days
+    carry_months = np.fix(days / 30).astype(np.int64)
+    days = days - carry_months * 30
+    months = months + carry_months
+    null = ~array.is_valid().to_numpy(zero_copy_only=False)
+    return [pa.array(part, pa.int64(), mask=null) for part in (months, days, nanoseconds)]
 
 
 def top_indices(table: pa.Table, keys: list[plan.SortKey], count: int) -> pa.Array:
@@ -70,7 +105,7 @@ def _bounded_type(value_type: pa.DataType) -> bool:
     return (
         pa.types.is_integer(value_type)
         or pa.types.is_decimal(value_type)
-        or pa.types.is_temporal(value_type)
+        or (pa.types.is_temporal(value_type) and not pa.types.is_interval(value_type))
         or pa.types.is_string(value_type)
         or pa.types.is_large_string(value_type)
     )

@@ -76,6 +76,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         mapping[exp.to_identifier(name).sql(dialect)] = types
 
     _alias_subquery_outputs(expression)
+    if dialect == "duckdb":
+        _name_values_columns(expression)
     schema = MappingSchema(mapping, dialect=dialect)
     check_using_columns(expression, schema)
     mark_asof_using(expression)
@@ -214,6 +216,22 @@ def _alias_subquery_outputs(expression: exp.Expression) -> None:
             if isinstance(item, exp.Subquery) and not item.alias:
                 alias = exp.to_identifier(f"_col_{position}")
                 item.replace(exp.Alias(this=item.copy(), alias=alias))
+
+
+def _name_values_columns(expression: exp.Expression) -> None:
+    """Name the unnamed columns of an aliased VALUES list col0, col1, ... as DuckDB does.
+
+    sqlglot's qualifier would name them `_col_0`, `_col_1`, ... instead.
+    """
+    for values in expression.find_all(exp.Values):
+        alias = values.args.get("alias")
+        rows = values.expressions
+        if alias is None or not rows:
+            continue
+        width = len(rows[0].expressions) if isinstance(rows[0], exp.Tuple) else 1
+        named = list(alias.columns)
+        for position in range(len(named), width):
+            alias.append("columns", exp.to_identifier(f"col{position}"))
 
 
 def _schema_for(source: TableSource, dialect: str) -> tuple[dict[str, str], dict[str, str]]:

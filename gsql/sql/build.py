@@ -343,7 +343,8 @@ class _PlanBuilder:
             raise BindError("VALUES rows must all have the same number of columns")
         table_alias = values.args.get("alias")
         names = [c.name for c in table_alias.columns] if table_alias and table_alias.columns else []
-        names += [f"col{i}" for i in range(len(names) + 1, width + 1)]
+        # DuckDB names unnamed VALUES columns col0, col1, ... by position.
+        names += [f"col{i}" for i in range(len(names), width)]
         columns = []
         for name in names:
             scope.columns[(alias, name)] = f"{alias}.{name}"
@@ -1191,9 +1192,12 @@ def _collect_aggregates(root: exp.Expression, found: list[exp.Expression]) -> No
             # The window function itself is not a grouped aggregate, but its arguments,
             # PARTITION BY and ORDER BY may contain some: SUM(SUM(x)) OVER ().
             function = node.this
-            while isinstance(function, (exp.IgnoreNulls, exp.RespectNulls)):
+            conditions = []
+            while isinstance(function, (exp.IgnoreNulls, exp.RespectNulls, exp.Filter)):
+                if isinstance(function, exp.Filter):
+                    conditions.append(function.expression)
                 function = function.this
-            for part in [*function.iter_expressions(), *(node.args.get("partition_by") or [])]:
+            for part in [*conditions, *function.iter_expressions(), *(node.args.get("partition_by") or [])]:
                 _collect_aggregates(part, found)
             if node.args.get("order") is not None:
                 _collect_aggregates(node.args["order"], found)

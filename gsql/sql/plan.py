@@ -21,6 +21,7 @@ __all__ = [
     "AggregateCall",
     "Distinct",
     "Filter",
+    "FrameInterval",
     "Join",
     "Limit",
     "MarkJoin",
@@ -161,7 +162,12 @@ class Aggregate(Node):
 
 @dataclass(eq=False)
 class WindowCall:
-    """One window function over partitions and an ordering of the input rows."""
+    """One window function over partitions and an ordering of the input rows.
+
+    `filter` names a BOOLEAN column: an aggregate reads only the rows where it is true
+    (`SUM(x) FILTER (WHERE c)`). `argument_order` is the ORDER BY written inside the function's
+    arguments (`FIRST_VALUE(x ORDER BY y)`), which orders the rows of each frame.
+    """
 
     function: str
     arguments: list[str]
@@ -169,6 +175,16 @@ class WindowCall:
     order_by: list[SortKey]
     frame: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    filter: str | None = None
+    argument_order: list[SortKey] = field(default_factory=list)
+
+    def columns_read(self) -> set[str]:
+        """Return every input column that the call reads."""
+        names = set(self.arguments) | set(self.partition_by)
+        names |= {key.column for key in [*self.order_by, *self.argument_order]}
+        if self.filter is not None:
+            names.add(self.filter)
+        return names
 
     def sql(self) -> str:
         over = []
@@ -179,7 +195,28 @@ class WindowCall:
         if self.frame:
             start, end = self.frame["start"], self.frame["end"]
             over.append(f"{self.frame['kind'].upper()} {_bound_sql(start)} TO {_bound_sql(end)}")
-        return f"{self.function.upper()}({', '.join(self.arguments)}) OVER ({' '.join(over)})"
+            if self.frame.get("exclude"):
+                over.append(f"EXCLUDE {self.frame['exclude'].upper()}")
+        inner = ", ".join(self.arguments)
+        if self.argument_order:
+            order = "ORDER BY " + ", ".join(key.sql() for key in self.argument_order)
+            inner = f"{inner} {order}" if inner else order
+        text = f"{self.function.upper()}({inner})"
+        if self.filter is not None:
+            text += f" FILTER (WHERE {self.filter})"
+        return f"{text} OVER ({' '.join(over)})"
+
+
+@dataclass(frozen=True)
+class FrameInterval:
+    """An INTERVAL offset of a RANGE window frame bound, in SQL's interval parts."""
+
+    months: int
+    days: int
+    nanoseconds: int
+
+    def __str__(self) -> str:
+        return f"INTERVAL '{self.months} months {self.days} days {self.nanoseconds} nanoseconds'"
 
 
 def _bound_sql(bound: tuple[str, Any]) -> str:

@@ -83,8 +83,7 @@ def _child_requirements(node: plan.Node, needed: set[str]) -> list[tuple[plan.No
     if isinstance(node, plan.Window):
         reads = set(needed)
         for call in node.calls:
-            reads |= set(call.arguments) | set(call.partition_by)
-            reads |= {key.column for key in call.order_by}
+            reads |= call.columns_read()
         return [(node.input, reads & set(node.input.columns))]
     # Distinct, set operations and SingleRow read every column of their inputs.
     return [(child, set(child.columns)) for child in node.inputs]

@@ -708,6 +708,7 @@ DUCKDB_ONLY_FUNCTIONS = frozenset(
         "list_value",
         "mad",
         "max_by",
+        "mean",
         "min_by",
         "nextval",
         "product",
