@@ -33,6 +33,7 @@ from sqlglot import exp
 
 from gsql.errors import UnsupportedError
 from gsql.sql import plan
+from gsql.sql.row_subqueries import plan_row_comparison, row_fields
 
 if TYPE_CHECKING:
     from gsql.sql.build import Relation, Scope, _PlanBuilder
@@ -80,6 +81,9 @@ def plan_subquery(
     if isinstance(expression, exp.In):
         query = expression.args["query"]
         query = query.this if isinstance(query, exp.Subquery) else query
+        fields = row_fields(expression.this)
+        if fields is not None:
+            return plan_row_comparison(builder, fields, exp.EQ, "any", query, holder, scope, resolve_outer)
         return _plan_mark(builder, query, expression.this, holder, scope, resolve_outer)
     if isinstance(expression, exp.Subquery):
         return _plan_scalar(builder, expression, holder, scope, resolve_outer)
@@ -169,6 +173,10 @@ def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_oute
     _reject_outer_aggregates(quantifier, scope)
     query = quantifier.this.this if isinstance(quantifier.this, exp.Subquery) else quantifier.this
     operator = type(comparison)
+    fields = row_fields(comparison.this)
+    if fields is not None:
+        kind = "all" if isinstance(quantifier, exp.All) else "any"
+        return plan_row_comparison(builder, fields, operator, kind, query, holder, scope, resolve_outer)
     if isinstance(quantifier, exp.All):
         operator = _NEGATED[operator]
     if free_aliases(query) & scope.aliases():
