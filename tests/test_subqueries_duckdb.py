@@ -1,4 +1,4 @@
-"""Subquery forms checked against DuckDB: row comparisons with IN, ANY and ALL.
+"""Subquery forms checked against DuckDB: row comparisons, outer aggregates, correlated forms.
 
 Each query runs in gsql and in DuckDB over the same Arrow tables, and each case selects the
 predicate itself, so TRUE, FALSE and NULL are all compared. The tables hold NULLs in every
@@ -36,6 +36,19 @@ TABLES = {
         }
     ),
     "e": pa.table({"x": pa.array([], pa.int64()), "y": pa.array([], pa.int64())}),
+    # Outer and inner tables for correlated subqueries: NULL keys and values, duplicates.
+    "o": pa.table(
+        {
+            "k": pa.array([1, 1, 2, 3, None, 4], pa.int64()),
+            "v": pa.array([5, None, 7, 2, 3, 9], pa.int64()),
+        }
+    ),
+    "i": pa.table(
+        {
+            "k": pa.array([1, 1, 2, 2, None, 3], pa.int64()),
+            "v": pa.array([5, 6, None, 7, 2, 2], pa.int64()),
+        }
+    ),
     "t3": pa.table(
         {
             "a": pa.array([0, 1, None, 1, 2], pa.int64()),
@@ -132,3 +145,96 @@ def test_correlated_row_comparison_unsupported(context, duck):
         duck.sql(sql).fetchall()
     with pytest.raises(UnsupportedError, match="correlated row comparison"):
         context.sql(sql)
+
+
+# Aggregates of the enclosing query inside subqueries -------------------------------------------
+
+OUTER_AGGREGATE_CASES = [
+    "SELECT (SELECT MAX(o.v)) FROM o",
+    "SELECT (SELECT MAX(o.v) + MIN(o.k)) AS m, COUNT(*) FROM o",
+    "SELECT o.k, (SELECT MAX(o.v) + o.k) FROM o GROUP BY o.k",
+    "SELECT o.k, (SELECT COUNT(o.v)) FROM o GROUP BY o.k",
+    "SELECT o.k, (SELECT COUNT(*) FROM i WHERE i.v > MIN(o.v)) FROM o GROUP BY o.k",
+    "SELECT o.k FROM o GROUP BY o.k HAVING (SELECT SUM(o.v)) > 4",
+    "SELECT (SELECT COUNT(o.v) FILTER (WHERE o.k > 1)) FROM o",
+    "SELECT (SELECT COUNT(DISTINCT o.k)) FROM o",
+    # Over no rows the aggregate still gives one row, unless the outer query groups.
+    "SELECT (SELECT MAX(e.x)) FROM e",
+    "SELECT (SELECT COUNT(e.x)) FROM e",
+    "SELECT (SELECT MAX(e.x)) FROM e GROUP BY e.y",
+    "SELECT 1 IN (SELECT (SELECT MIN(o.k))) FROM o",
+    "SELECT 9 IN (SELECT MAX(o.v) UNION ALL SELECT i.v FROM i) FROM o",
+    "SELECT o.k, 5 NOT IN (SELECT MAX(o.v) UNION SELECT i.v FROM i WHERE i.k = o.k) FROM o GROUP BY o.k",
+]
+
+
+@pytest.mark.parametrize("sql", OUTER_AGGREGATE_CASES)
+def test_outer_aggregate_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_outer_aggregate_in_order_by(context, duck):
+    sql = "SELECT o.k FROM o GROUP BY o.k ORDER BY (SELECT MAX(o.v)) NULLS FIRST, o.k"
+    assert context.sql(sql).rows() == duck.sql(sql).fetchall()
+
+
+def test_outer_aggregate_in_where_unsupported(context):
+    with pytest.raises(UnsupportedError, match="over columns of the enclosing query"):
+        context.sql("SELECT o.k FROM o WHERE o.v IN (SELECT MAX(o.v))")
+
+
+# Correlated IN, EXISTS, ANY and ALL ------------------------------------------------------------
+
+CORRELATED_CASES = [
+    # Over a UNION: the OR of the test on each branch.
+    "SELECT o.k, o.v, o.v IN (SELECT i.v FROM i WHERE i.k = o.k UNION ALL SELECT NULL) FROM o",
+    "SELECT o.k, o.v, o.v NOT IN (SELECT i.v FROM i WHERE i.k = o.k UNION SELECT 5) FROM o",
+    "SELECT o.k, o.v, o.v IN (SELECT i.v FROM i WHERE i.k = o.k UNION SELECT i.v FROM i WHERE i.v = o.v + 1) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k = o.k UNION ALL SELECT 1 FROM e) FROM o",
+    "SELECT o.k, NOT EXISTS (SELECT i.v FROM i WHERE i.k = o.k UNION SELECT x FROM e) FROM o",
+    # Over a one-row aggregate: the plain comparison with its value.
+    "SELECT o.k, o.v, o.v IN (SELECT MAX(i.v) FROM i WHERE i.k = o.k) FROM o",
+    "SELECT o.k, o.v, o.v NOT IN (SELECT COUNT(*) FROM i WHERE i.k = o.k) FROM o",
+    "SELECT o.k, o.v, o.v > ANY (SELECT MIN(i.v) FROM i WHERE i.k = o.k) FROM o",
+    "SELECT o.k, o.v, o.v <= ALL (SELECT SUM(i.v) FROM i WHERE i.k < o.k) FROM o",
+    "SELECT o.k, o.v, o.v <> ANY (SELECT MAX(o.v + i.v) FROM i) FROM o",
+    # = ANY is IN and <> ALL is NOT IN, correlated too.
+    "SELECT o.k, o.v, o.v = ANY (SELECT i.v FROM i WHERE i.k = o.k) FROM o",
+    "SELECT o.k, o.v, o.v <> ALL (SELECT i.v FROM i WHERE i.k = o.k) FROM o",
+    # A correlated reference in the ON condition of a LEFT JOIN inside the subquery.
+    "SELECT o.k, (SELECT COUNT(*) FROM i LEFT JOIN i AS j ON j.k = o.k AND j.v = i.v) FROM o",
+    "SELECT o.k, (SELECT MIN(j.v) FROM i LEFT JOIN i AS j ON j.k = o.k) FROM o",
+    "SELECT o.k, o.v IN (SELECT j.v FROM i JOIN i AS j ON j.k = i.k AND j.k = o.k) FROM o",
+    # A RIGHT JOIN inside the subquery with the correlation outside its ON condition.
+    "SELECT o.k, (SELECT COUNT(*) FROM i RIGHT JOIN i AS j ON j.v = i.k + 4 WHERE j.v > o.v) FROM o",
+]
+
+
+@pytest.mark.parametrize("sql", CORRELATED_CASES)
+def test_correlated_subquery_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_correlated_right_join_condition_unsupported(context):
+    sql = "SELECT o.k, (SELECT COUNT(*) FROM i RIGHT JOIN i AS j ON j.k = o.k) FROM o"
+    with pytest.raises(UnsupportedError, match="ON condition"):
+        context.sql(sql)
+
+
+def test_correlated_ordered_any_unsupported(context):
+    with pytest.raises(UnsupportedError, match="correlated"):
+        context.sql("SELECT o.v < ANY (SELECT i.v FROM i WHERE i.k = o.k) FROM o")
+
+
+# Subqueries as predicates ----------------------------------------------------------------------
+
+PREDICATE_CASES = [
+    # DuckDB reads a nonzero integer as TRUE.
+    "SELECT o.k FROM o WHERE (SELECT COUNT(*) FROM i WHERE i.k = o.k)",
+    "SELECT o.k FROM o WHERE o.v > 2 AND (SELECT MAX(i.v) > 5 FROM i WHERE i.k = o.k)",
+]
+
+
+@pytest.mark.parametrize("sql", PREDICATE_CASES)
+def test_subquery_predicate_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)

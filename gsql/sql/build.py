@@ -21,8 +21,9 @@ from sqlglot import exp
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import BoundQuery
+from gsql.sql.outer_aggregates import LiftedAggregate, lift_outer_aggregates
 from gsql.sql.prune import prune_columns
-from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
+from gsql.sql.subqueries import NodeHolder, conjunction, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
 from gsql.sql.expressions import check_supported, display_name
@@ -182,12 +183,15 @@ class _PlanBuilder:
         try:
             node, scope, remaining = self._from_clause(select, ctes)
             if remaining:
-                node = self._filter(node, exp.and_(*remaining, copy=False), scope)
+                node = self._filter(node, conjunction(remaining), scope)
 
             holder = NodeHolder(node)
             resolver: _Resolver = _Resolver(self, scope, holder)
-            if _needs_aggregate(select):
-                holder.node, replacements = self._aggregate(select, node, scope)
+            select, lifted = lift_outer_aggregates(select, self.fresh)
+            if _needs_aggregate(select) or lifted:
+                extra_calls = [call for call, _ in lifted]
+                holder.node, replacements = self._aggregate(select, node, scope, extra_calls)
+                _link_lifted_aggregates(lifted, replacements, scope)
                 resolver = _AggregateResolver(self, scope, replacements, holder)
             if select.args.get("having"):
                 predicate = resolver.resolve(select.args["having"].this)
@@ -409,7 +413,7 @@ class _PlanBuilder:
             kind = "cross" if not residual else "inner"
         residual_expression = None
         if residual:
-            residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual, copy=False))
+            residual_expression = _Resolver(self, scope).resolve(conjunction(residual))
         if kind in ("semi", "anti"):
             return self._semi_join(left, left_node, right_node, kind, left_keys, right_keys, residual_expression)
         node: plan.Node = plan.Join(
@@ -475,7 +479,7 @@ class _PlanBuilder:
     # GROUP BY and aggregates --------------------------------------------------------------
 
     def _aggregate(
-        self, select: exp.Select, node: plan.Node, scope: Scope
+        self, select: exp.Select, node: plan.Node, scope: Scope, extra_calls: list[exp.Expression]
     ) -> tuple[plan.Node, list[tuple[exp.Expression, str]]]:
         group = select.args.get("group")
         expanded = expand_grouping_sets(group) if group is not None else None
@@ -508,7 +512,7 @@ class _PlanBuilder:
 
         calls: list[plan.AggregateCall] = []
         call_columns: list[str] = []
-        for call_expression in _aggregate_calls(select):
+        for call_expression in _aggregate_calls(select) + extra_calls:
             if any(call_expression == existing for existing, _ in replacements):
                 continue
             if self.dialect == "sqlite" and _is_distinct_with_separator(call_expression):
@@ -957,6 +961,16 @@ def _check_join(join: exp.Join) -> None:
         raise UnsupportedError("JOIN ... USING could not be rewritten to ON; write the ON condition")
     if isinstance(join.this, exp.Lateral):
         raise UnsupportedError(f"LATERAL join `{join.sql()[:80]}` is not supported")
+
+
+def _link_lifted_aggregates(
+    lifted: list[LiftedAggregate], replacements: list[tuple[exp.Expression, str]], scope: Scope
+) -> None:
+    """Let subqueries read each aggregate moved out of them through the column that replaced it."""
+    for call, column in lifted:
+        name = next(name for expression, name in replacements if expression == call)
+        replacements.append((column, name))
+        scope.columns[(column.table, column.name)] = name
 
 
 def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:
