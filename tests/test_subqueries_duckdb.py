@@ -163,6 +163,11 @@ OUTER_AGGREGATE_CASES = [
     "SELECT (SELECT COUNT(e.x)) FROM e",
     "SELECT (SELECT MAX(e.x)) FROM e GROUP BY e.y",
     "SELECT 1 IN (SELECT (SELECT MIN(o.k))) FROM o",
+    # An uncorrelated subquery in the argument keeps the aggregate in the enclosing query...
+    "SELECT (SELECT MAX(o.v + (SELECT 1))) FROM o",
+    # ...but a column read only inside a subquery leaves it in the subquery that contains it.
+    "SELECT o.k, (SELECT MAX((SELECT o.v + 1))) FROM o",
+    "SELECT (SELECT MAX((SELECT n.c))) FROM (SELECT NULL AS c) AS n",
     "SELECT 9 IN (SELECT MAX(o.v) UNION ALL SELECT i.v FROM i) FROM o",
     "SELECT o.k, 5 NOT IN (SELECT MAX(o.v) UNION SELECT i.v FROM i WHERE i.k = o.k) FROM o GROUP BY o.k",
 ]
@@ -238,3 +243,54 @@ PREDICATE_CASES = [
 @pytest.mark.parametrize("sql", PREDICATE_CASES)
 def test_subquery_predicate_matches_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)
+
+
+# Window functions in correlated subqueries -----------------------------------------------------
+
+# A window function sees only the rows of its own outer row, so these run per outer row.
+WINDOW_CASES = [
+    "SELECT o.k, o.k IN (SELECT ROW_NUMBER() OVER () FROM i WHERE i.k > o.k) FROM o",
+    "SELECT o.k, o.v, (SELECT COUNT(*) OVER () FROM i WHERE i.v = o.v AND i.v > 2) FROM o",
+    "SELECT o.k, (SELECT SUM(i.v) OVER (ORDER BY i.v) FROM i WHERE i.k = o.k AND i.v > 5) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k >= o.k QUALIFY ROW_NUMBER() OVER () = 3) FROM o",
+    "SELECT (SELECT MAX(42) OVER (PARTITION BY (SELECT n.c))) FROM (SELECT NULL AS c) AS n",
+    "SELECT (SELECT MAX((SELECT n.c)) OVER ()) FROM (SELECT NULL AS c) AS n",
+    # Subqueries inside aggregate and window arguments of the query itself.
+    "SELECT SUM((SELECT COUNT(*) FROM i WHERE i.k = o.k)) FROM o",
+    "SELECT o.k, SUM((SELECT MAX(i.v) FROM i WHERE i.k <= o.k)) OVER (ORDER BY o.k, o.v) FROM o",
+]
+
+
+@pytest.mark.parametrize("sql", WINDOW_CASES)
+def test_window_in_subquery_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+# Subqueries in FROM and ON ---------------------------------------------------------------------
+
+FROM_CASES = [
+    # DuckDB names unaliased subqueries of one FROM clause unnamed_subquery, unnamed_subquery2...
+    "SELECT unnamed_subquery.a, unnamed_subquery2.b FROM (SELECT 42 a), (SELECT 43 b)",
+    "SELECT unnamed_subquery.b FROM (SELECT 42 a) AS x, (SELECT 43 b)",
+    "SELECT * FROM (SELECT unnamed_subquery.a FROM (SELECT 42 a)), (SELECT unnamed_subquery.b FROM (SELECT 43 b))",
+    # A FROM-first query with several subqueries, inside another FROM.
+    "SELECT * FROM (FROM (SELECT 42 a), (SELECT 43 b)) JOIN (SELECT 44 c) ON (true)",
+    # ON conjuncts on the NULL-supplying side filter that side, subqueries too.
+    "SELECT o.k, i.v FROM o LEFT JOIN i ON (SELECT i.v) > 5",
+    "SELECT o.k, i.v FROM o LEFT JOIN i ON i.v > 100",
+    "SELECT o.k, i.v FROM o RIGHT JOIN i ON o.k > 100",
+    "SELECT o.k, i.v FROM o LEFT JOIN i ON EXISTS (SELECT 1 FROM e WHERE e.x = i.v)",
+    "SELECT o.k, i.k FROM o LEFT JOIN i ON i.k IN (SELECT x FROM r)",
+    # A column of the null type in a join.
+    "SELECT o.k, n.c FROM o LEFT JOIN (SELECT 1 AS k, NULL AS c) AS n ON o.k = n.k",
+]
+
+
+@pytest.mark.parametrize("sql", FROM_CASES)
+def test_from_and_on_subquery_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_on_subquery_of_both_sides_unsupported(context):
+    with pytest.raises(UnsupportedError, match="not supported in this position"):
+        context.sql("SELECT o.k FROM o LEFT JOIN i ON i.v IN (SELECT o.v)")

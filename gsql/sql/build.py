@@ -377,7 +377,9 @@ class _PlanBuilder:
         kept = []
         for conjunct in condition:
             aliases = free_aliases(conjunct)
-            if aliases and _filterable(conjunct):
+            # A subquery in the join's residual has no plan, so it filters one input even where
+            # `_filterable` would keep it above the join for speed.
+            if aliases and (_filterable(conjunct) or _has_subquery(conjunct)):
                 if aliases <= right.aliases and kind in ("inner", "left", "semi", "anti"):
                     right.relation = self._filter(right.relation, conjunct, scope)
                     continue
@@ -414,6 +416,10 @@ class _PlanBuilder:
         residual_expression = None
         if residual:
             residual_expression = _Resolver(self, scope).resolve(conjunction(residual))
+        elif not left_keys and kind in ("left", "right", "full"):
+            # Every ON conjunct went into an input's filter. The engines run a join without
+            # keys or residual as a cross join, which would drop the unmatched rows.
+            residual_expression = exp.true()
         if kind in ("semi", "anti"):
             return self._semi_join(left, left_node, right_node, kind, left_keys, right_keys, residual_expression)
         node: plan.Node = plan.Join(
@@ -488,7 +494,9 @@ class _PlanBuilder:
         else:
             group_expressions = list(group.expressions) if group is not None else []
 
-        resolver = _Resolver(self, scope)
+        # Subqueries in keys and aggregate arguments join below the pre-aggregation projection.
+        below = NodeHolder(node)
+        resolver = _Resolver(self, scope, below)
         pre_columns: list[str] = []
         pre_expressions: list[exp.Expression] = []
 
@@ -535,7 +543,7 @@ class _PlanBuilder:
                 calls.append(call)
                 call_columns.append(name)
                 replacements.append((column, name))
-        pre = plan.Project(pre_columns, input=node, expressions=pre_expressions)
+        pre = plan.Project(pre_columns, input=below.node, expressions=pre_expressions)
         if expanded is None:
             for grouping in _grouping_calls(select):
                 raise BindError(f"`{grouping.sql()}` needs GROUPING SETS, ROLLUP or CUBE")
@@ -885,6 +893,10 @@ def _substitute_aliases(expression: exp.Expression, aliases: dict[str, exp.Expre
         return node
 
     return expression.copy().transform(replace, copy=False)
+
+
+def _has_subquery(expression: exp.Expression) -> bool:
+    return any(isinstance(node, (exp.Subquery, exp.Select, exp.Exists)) for node in expression.walk())
 
 
 def _filterable(expression: exp.Expression) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from gsql.sql.aggregates import is_aggregate_call
-from gsql.sql.subqueries import _local_aliases
+from gsql.sql.subqueries import _local_aliases, free_aliases
 
 __all__ = ["LiftedAggregate", "lift_outer_aggregates"]
 
@@ -47,7 +47,7 @@ def lift_outer_aggregates(
     for call in list(_candidates(select, local)):
         column = next((column for aggregate, column in lifted if aggregate == call), None)
         if column is None:
-            alias = min(column.table for column in call.find_all(exp.Column))
+            alias = min(_direct_aliases(call))
             column = exp.column(fresh("oa"), table=alias, quoted=True)
             lifted.append((call.copy(), column))
         call.replace(column.copy())
@@ -69,13 +69,13 @@ def _candidates(select: exp.Select, local: set[str]):
 def _belongs_to(call: exp.Expression, select: exp.Select, local: set[str]) -> bool:
     """Return whether `call`, found inside `select`, aggregates rows of `select`.
 
-    It does when it sits in a subquery, its arguments read columns of `select` only and no
-    subquery, and no SELECT between them defines one of those aliases again.
+    It does when it sits in a subquery and its arguments read columns of `select` outside
+    any subquery of theirs. Its arguments and their subqueries must read no other query's
+    columns, and no SELECT between `call` and `select` may define one of those aliases again. DuckDB 2.0 keeps
+    `MAX((SELECT t.x))`, whose column sits in a subquery, in the subquery that contains it.
     """
-    tables = {column.table for column in call.find_all(exp.Column)}
-    if not tables or not tables <= local:
-        return False
-    if any(isinstance(node, (exp.Select, exp.Subquery)) for node in call.walk()):
+    tables = _direct_aliases(call)
+    if not tables or not (tables | free_aliases(call)) <= local:
         return False
     nested = False
     node = call.parent
@@ -88,3 +88,10 @@ def _belongs_to(call: exp.Expression, select: exp.Select, local: set[str]) -> bo
             return False
         node = node.parent
     return nested and node is select
+
+
+def _direct_aliases(call: exp.Expression) -> set[str]:
+    """Return the table aliases of the columns in `call` outside its subqueries."""
+    boundary = (exp.Select, exp.Subquery)
+    nodes = call.walk(prune=lambda node: isinstance(node, boundary))
+    return {node.table for node in nodes if isinstance(node, exp.Column) and node.table}

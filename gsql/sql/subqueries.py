@@ -102,6 +102,9 @@ def _reject_outer_aggregates(expression: exp.Expression, scope: Scope) -> None:
     for select in expression.find_all(exp.Select):
         local = _local_aliases(select)
         for aggregate in select.find_all(exp.AggFunc):
+            if any(isinstance(node, (exp.Select, exp.Subquery)) for node in aggregate.walk()):
+                # DuckDB aggregates `MAX((SELECT outer.x))` in the subquery that contains it.
+                continue
             columns = {column.table for column in aggregate.find_all(exp.Column)}
             if columns and columns <= outer and not columns & local:
                 raise UnsupportedError(
@@ -277,7 +280,7 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
     outer = free_aliases(query) & scope.aliases()
     if outer and isinstance(query, exp.Select):
         value = _unalias(query.expressions[0]) if len(query.expressions) == 1 else None
-        if value is not None and not any(True for _ in value.find_all(exp.AggFunc)):
+        if value is not None and not _has_plain_aggregate(value):
             return _plan_scalar_per_row(builder, query, holder, scope, outer)
         try:
             correlation, select = _split_correlation(query, scope)
@@ -427,13 +430,14 @@ def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[
     """
     from gsql.sql.build import Relation
 
-    aggregated = bool(list(_unalias(select.expressions[0]).find_all(exp.AggFunc))) if len(select.expressions) == 1 else True
+    aggregated = _has_plain_aggregate(_unalias(select.expressions[0])) if len(select.expressions) == 1 else True
     if aggregated:
         _check_correlated_scalar(select)
     elif len(select.expressions) != 1:
         raise UnsupportedError("a scalar subquery must return one column")
     numbered, row_id = _number_outer_rows(builder, holder)
     modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
+    _partition_by_row(modified, first)
     value = modified.expressions[0]
     if aggregated:
         modified.set("group", exp.Group(expressions=[exp.column("__rid", first)]))
@@ -480,11 +484,12 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
     The outer rows join the subquery's FROM (see `_join_outer_rows`), and the mark join
     matches each outer row with the subquery rows of its row number.
     """
-    for clause in ("limit", "offset", "group", "having", "qualify", "windows"):
+    for clause in ("limit", "offset", "group", "having", "windows"):
         if select.args.get(clause):
             raise UnsupportedError(f"a correlated EXISTS or IN subquery with {clause.upper()} is not supported")
     numbered, row_id = _number_outer_rows(builder, holder)
     modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
+    _partition_by_row(modified, first)
     items = [modified.expressions[0]] if probe is not None else []
     items.append(exp.alias_(exp.column("__rid", first), "__rid"))
     modified.set("expressions", items)
@@ -509,6 +514,33 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
         mark=mark,
     )
     return _ref(mark)
+
+
+def _has_plain_aggregate(expression: exp.Expression) -> bool:
+    """Return whether `expression` calls an aggregate outside window functions and subqueries."""
+    boundary = (exp.Window, exp.Subquery, exp.Select, exp.Exists)
+    nodes = expression.walk(prune=lambda node: isinstance(node, boundary))
+    return any(is_aggregate_call(node) for node in nodes)
+
+
+def _own_windows(select: exp.Select) -> list[exp.Window]:
+    """Return the window functions of `select` itself, outside its subqueries."""
+    boundary = (exp.Subquery, exp.Select, exp.Exists)
+    windows: list[exp.Window] = []
+    for key in ("expressions", "qualify", "order", "having"):
+        value = select.args.get(key)
+        for root in value if isinstance(value, list) else [value]:
+            if isinstance(root, exp.Expression):
+                nodes = root.walk(prune=lambda node: isinstance(node, boundary))
+                windows += [node for node in nodes if isinstance(node, exp.Window)]
+    return windows
+
+
+def _partition_by_row(select: exp.Select, first: str) -> None:
+    """Partition the window functions of a per-row subquery by the outer row number as well."""
+    for window in _own_windows(select):
+        partition = [exp.column("__rid", first), *(window.args.get("partition_by") or [])]
+        window.set("partition_by", partition)
 
 
 def _check_correlated_scalar(select: exp.Expression) -> None:
@@ -560,6 +592,10 @@ def _split_correlation(query: exp.Expression, scope: Scope) -> tuple[Correlation
         references = free_aliases(conjunct) - local
         (correlated if references & outer else kept).append(conjunct)
 
+    if correlated and _own_windows(query):
+        # A window function sees the rows left by the whole WHERE clause, correlated
+        # conjuncts included, so those cannot move into a join above it.
+        raise UnsupportedError("a correlated subquery with a window function must run per outer row")
     select = query.copy() if correlated else query
     if correlated:
         select.set("where", exp.Where(this=conjunction([c.copy() for c in kept])) if kept else None)
