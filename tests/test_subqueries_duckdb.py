@@ -294,3 +294,30 @@ def test_from_and_on_subquery_matches_duckdb(context, duck, sql):
 def test_on_subquery_of_both_sides_unsupported(context):
     with pytest.raises(UnsupportedError, match="not supported in this position"):
         context.sql("SELECT o.k FROM o LEFT JOIN i ON i.v IN (SELECT o.v)")
+
+
+# Derived tables that read the enclosing query -------------------------------------------------
+
+# Inside a subquery that runs per outer row, such a derived table sees one outer row at a time.
+CORRELATED_DERIVED_CASES = [
+    "SELECT o.k, o.v, EXISTS (SELECT 1 FROM (SELECT i.v FROM i WHERE i.k = o.k) AS d WHERE d.v <> o.v) FROM o",
+    "SELECT o.k, (SELECT COUNT(*) FROM (SELECT o.v + i.v AS s FROM i) AS d WHERE d.s > 8) FROM o",
+    "SELECT o.k, o.v IN (SELECT d.m FROM (SELECT i.k, MAX(i.v) AS m FROM i WHERE i.v < o.v GROUP BY i.k) AS d) FROM o",
+    "SELECT o.k, (SELECT COUNT(*) FROM (SELECT DISTINCT i.v FROM i WHERE i.k <= o.k) AS d) FROM o",
+    "SELECT o.k, (SELECT MAX(d.r) FROM (SELECT ROW_NUMBER() OVER () AS r FROM i WHERE i.k = o.k) AS d) FROM o",
+    "SELECT o.k, (SELECT COUNT(*) FROM i LEFT JOIN (SELECT i2.v FROM i AS i2 WHERE i2.k = o.k) AS d ON d.v = i.v) FROM o",
+    "SELECT o.k, 1 = ANY (SELECT 1 FROM i JOIN (SELECT COUNT(*) AS n GROUP BY o.k) AS d ON TRUE) FROM o",
+    # The derived table is the subquery's only FROM item and reads two outer tables.
+    "SELECT a.k, b.v, EXISTS (SELECT 1 FROM (SELECT a.k + b.v AS s) AS d WHERE d.s > 6) FROM o AS a, i AS b WHERE a.k = b.k",
+]
+
+
+@pytest.mark.parametrize("sql", CORRELATED_DERIVED_CASES)
+def test_correlated_derived_table_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_correlated_derived_ungrouped_aggregate_unsupported(context):
+    sql = "SELECT o.k, (SELECT MAX(d.n) FROM (SELECT COUNT(*) AS n FROM i WHERE i.k = o.k) AS d) FROM o"
+    with pytest.raises(UnsupportedError, match="aggregates without GROUP BY"):
+        context.sql(sql)

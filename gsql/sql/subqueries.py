@@ -382,10 +382,10 @@ def _add_outer_tables(select: exp.Select, tables: list[exp.Table], links: list[e
     """Return `select` with the outer-row tables joined to its FROM.
 
     The outer rows go first, so that ON conditions of later joins may read them, when every
-    join keeps the rows on its left (inner, cross, LEFT, SEMI and ANTI joins): then each outer
-    row meets the whole original FROM. A RIGHT, FULL or POSITIONAL join would add unmatched
-    rows once instead of once per outer row, so the outer rows are joined after it, which
-    needs its ON conditions to be free of outer references.
+    join keeps the rows on its left (inner, cross, LEFT, SEMI and ANTI joins), because then
+    each outer row meets the whole original FROM. A RIGHT, FULL or POSITIONAL join would add
+    unmatched rows once instead of once per outer row, so the outer rows are joined after it,
+    which needs its ON conditions to be free of outer references.
     """
     modified = select.copy()
     from_ = modified.args.get("from_")
@@ -396,10 +396,17 @@ def _add_outer_tables(select: exp.Select, tables: list[exp.Table], links: list[e
             added.append(exp.Join(this=from_.this))
         modified.set("from_", exp.From(this=tables[0]))
         modified.set("joins", added + joins)
+        for join in added[len(tables) - 1 :] + joins:
+            _correlate_derived_table(join, tables, outer)
         return modified
 
     for join in joins:
         condition = join.args.get("on")
+        if free_aliases(join.this) & outer:
+            raise UnsupportedError(
+                f"a derived table that reads the enclosing query, `{join.this.sql()[:80]}`, next to "
+                "a RIGHT, FULL or POSITIONAL join is not supported"
+            )
         if condition is not None and free_aliases(condition) & outer:
             raise UnsupportedError(
                 f"a correlated reference in the ON condition of `{join.sql()[:80]}` after a RIGHT, "
@@ -411,6 +418,58 @@ def _add_outer_tables(select: exp.Select, tables: list[exp.Table], links: list[e
         conditions = ([where.this] if where is not None else []) + links
         modified.set("where", exp.Where(this=conjunction(conditions)))
     return modified
+
+
+def _correlate_derived_table(join: exp.Join, tables: list[exp.Table], outer: set[str]) -> None:
+    """Give a derived table that reads outer columns its own copy of the outer rows.
+
+    In a per-row subquery the outer rows are a table joined first, and a derived table such
+    as `(SELECT t.x + y FROM u) AS d` that reads it must see one outer row at a time. It gets
+    the outer-row table in its own FROM and returns the row number, which the join then
+    matches: `(SELECT t.x + y, t.__rid FROM outer AS t, u) AS d ON d.__rid = t.__rid`.
+    """
+    item = join.this
+    if not isinstance(item, exp.Subquery) or not free_aliases(item.this) & outer:
+        return
+    inner = item.this
+    text = item.sql()[:80]
+    if not isinstance(inner, exp.Select):
+        raise UnsupportedError(f"a set operation that reads the enclosing query, `{text}`, is not supported in FROM")
+    for clause in ("limit", "offset", "windows"):
+        if inner.args.get(clause) or item.args.get(clause):
+            raise UnsupportedError(
+                f"a derived table with {clause.upper()} that reads the enclosing query, `{text}`, is not supported"
+            )
+    grouped = inner.args.get("group") is not None
+    aggregated = inner.args.get("having") is not None or any(_has_plain_aggregate(e) for e in inner.expressions)
+    if not grouped and aggregated:
+        # Over no rows such a table still has one row, which a join on the row number loses.
+        raise UnsupportedError(
+            f"a derived table that aggregates without GROUP BY and reads the enclosing query, `{text}`, "
+            "is not supported"
+        )
+
+    read = sorted(free_aliases(inner) & outer)
+    own_tables = [table.copy() for table in tables if table.alias in read]
+    links = [exp.EQ(this=exp.column("__rid", alias), expression=exp.column("__rid", read[0])) for alias in read[1:]]
+    correlated = _add_outer_tables(inner, own_tables, links, set(read))
+    row_number = exp.column("__rid", read[0])
+    correlated.set("expressions", [*correlated.expressions, exp.alias_(row_number.copy(), "__rid")])
+    if grouped:
+        group = correlated.args["group"]
+        group.set("expressions", [*group.expressions, row_number.copy()])
+    correlated.set("order", None)
+    _partition_by_row(correlated, read[0])
+    item.set("this", correlated)
+    alias = item.args.get("alias")
+    if alias is not None and alias.columns:
+        alias.set("columns", [*alias.columns, exp.to_identifier("__rid")])
+
+    match = exp.EQ(this=exp.column("__rid", item.alias_or_name), expression=exp.column("__rid", read[0]))
+    condition = join.args.get("on")
+    join.set("on", conjunction([condition, match]) if condition is not None else match)
+    if (join.kind or "").upper() == "CROSS":
+        join.set("kind", None)
 
 
 def _keeps_left_rows(join: exp.Join) -> bool:
@@ -593,8 +652,8 @@ def _split_correlation(query: exp.Expression, scope: Scope) -> tuple[Correlation
         (correlated if references & outer else kept).append(conjunct)
 
     if correlated and _own_windows(query):
-        # A window function sees the rows left by the whole WHERE clause, correlated
-        # conjuncts included, so those cannot move into a join above it.
+        # A window function is computed over the rows that the whole WHERE clause keeps,
+        # correlated conjuncts included, so those cannot move into a join above it.
         raise UnsupportedError("a correlated subquery with a window function must run per outer row")
     select = query.copy() if correlated else query
     if correlated:
