@@ -321,3 +321,8 @@ def test_correlated_derived_ungrouped_aggregate_unsupported(context):
     sql = "SELECT o.k, (SELECT MAX(d.n) FROM (SELECT COUNT(*) AS n FROM i WHERE i.k = o.k) AS d) FROM o"
     with pytest.raises(UnsupportedError, match="aggregates without GROUP BY"):
         context.sql(sql)
+
+
+def test_table_as_value_unsupported(context):
+    with pytest.raises(UnsupportedError, match="table `c0` used as a value"):
+        context.sql("SELECT (SELECT c0 OFFSET 1) FROM (VALUES (1)) c0")

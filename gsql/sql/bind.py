@@ -77,6 +77,11 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         )
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
+    for table_value in qualified.find_all(exp.TableColumn):
+        raise UnsupportedError(
+            f"table `{table_value.name}` used as a value (DuckDB reads it as a struct of the row) is "
+            "not supported; name its columns instead"
+        )
     return BoundQuery(qualified, dialect, sources, column_names)
 
 
