@@ -253,6 +253,8 @@ WINDOW_CASES = [
     "SELECT o.k, o.v, (SELECT COUNT(*) OVER () FROM i WHERE i.v = o.v AND i.v > 2) FROM o",
     "SELECT o.k, (SELECT SUM(i.v) OVER (ORDER BY i.v) FROM i WHERE i.k = o.k AND i.v > 5) FROM o",
     "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k >= o.k QUALIFY ROW_NUMBER() OVER () = 3) FROM o",
+    "SELECT o.k, o.v, o.v NOT IN (SELECT i.v FROM i WHERE i.k = o.k QUALIFY ROW_NUMBER() OVER (ORDER BY i.v NULLS FIRST) <= 1) FROM o",
+    "SELECT o.k FROM o WHERE NOT EXISTS (SELECT 1 FROM i WHERE i.v > o.v QUALIFY ROW_NUMBER() OVER (ORDER BY i.v, i.k) <= 2)",
     "SELECT (SELECT MAX(42) OVER (PARTITION BY (SELECT n.c))) FROM (SELECT NULL AS c) AS n",
     "SELECT (SELECT MAX((SELECT n.c)) OVER ()) FROM (SELECT NULL AS c) AS n",
     # Subqueries inside aggregate and window arguments of the query itself.
