@@ -241,6 +241,16 @@ def _hash_join(node: plan.Join, left: pa.Table, right: pa.Table, kind: str) -> p
         return _join_with_empty(left, right, kind)
     left_keys, right_keys = node.left_keys, node.right_keys
     names = left.column_names + right.column_names
+    # Arrow's hash join rejects columns of the null type outside the keys. Such a column
+    # contains only NULLs, so it is dropped here and added back after the join.
+    null_columns = [
+        field.name
+        for table, keys in ((left, left_keys), (right, right_keys))
+        for field in table.schema
+        if pa.types.is_null(field.type) and field.name not in keys
+    ]
+    left = left.drop_columns([name for name in null_columns if name in left.column_names])
+    right = right.drop_columns([name for name in null_columns if name in right.column_names])
     if left.num_rows < right.num_rows:
         # Arrow builds its hash table on the right input, so the smaller input goes there.
         left, right = right, left
@@ -254,6 +264,8 @@ def _hash_join(node: plan.Join, left: pa.Table, right: pa.Table, kind: str) -> p
         coalesce_keys=False,
         use_threads=True,
     )
+    for name in null_columns:
+        joined = joined.append_column(pa.field(name, pa.null()), pa.nulls(joined.num_rows))
     return joined.select(names)
 
 

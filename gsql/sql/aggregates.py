@@ -111,7 +111,11 @@ def plan_aggregate_call(expression: exp.Expression, pre_column: PreColumn) -> pl
         raise UnsupportedError(f"aggregate function `{expression.sql_name()}` is not supported")
 
     def guarded(argument: exp.Expression) -> exp.Expression:
-        for nested in argument.find_all(exp.AggFunc):
+        # An aggregate inside a subquery of the argument belongs to that subquery.
+        boundary = (exp.Subquery, exp.Select, exp.Exists)
+        for nested in argument.walk(prune=lambda node: isinstance(node, boundary)):
+            if not isinstance(nested, exp.AggFunc):
+                continue
             raise BindError(f"aggregate `{nested.sql()}` cannot be nested inside `{expression.sql()}`")
         if condition is None:
             return argument

@@ -77,6 +77,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
 
     _alias_subquery_outputs(expression)
     if dialect == "duckdb":
+        _name_unnamed_subqueries(expression)
         _name_values_columns(expression)
     schema = MappingSchema(mapping, dialect=dialect)
     check_using_columns(expression, schema)
@@ -92,6 +93,13 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
     coalesce_using_chains(qualified)
+    for table_value in qualified.find_all(exp.TableColumn):
+        if isinstance(table_value.parent, exp.Ordered):
+            continue  # DuckDB's ORDER BY a whole row: the plan builder expands it
+        raise UnsupportedError(
+            f"table `{table_value.name}` used as a value (DuckDB reads it as a struct of the row) is "
+            "not supported; name its columns instead"
+        )
     return BoundQuery(qualified, dialect, sources, column_names)
 
 
@@ -153,6 +161,11 @@ def _flatten_parenthesized_joins(expression: exp.Expression) -> None:
     for select in list(expression.find_all(exp.Select)):
         from_ = select.args.get("from_")
         joins = list(select.args.get("joins") or [])
+        if from_ is not None and isinstance(from_.this, exp.Subquery) and from_.this.args.get("joins"):
+            # sqlglot 30 hangs the later items of `FROM (SELECT ...), (SELECT ...)` in a
+            # FROM-first query on the first subquery instead of on the SELECT.
+            joins = list(from_.this.args["joins"]) + joins
+            from_.this.set("joins", None)
         if from_ is not None and is_parenthesized_join(from_.this):
             table = from_.this.this
             inner_joins = list(table.args.get("joins") or [])
@@ -232,6 +245,28 @@ def _name_values_columns(expression: exp.Expression) -> None:
         named = list(alias.columns)
         for position in range(len(named), width):
             alias.append("columns", exp.to_identifier(f"col{position}"))
+
+
+def _name_unnamed_subqueries(expression: exp.Expression) -> None:
+    """Give derived tables without an alias the names DuckDB gives them.
+
+    DuckDB names the unaliased subqueries and VALUES lists of one FROM clause, left to right,
+    `unnamed_subquery`, `unnamed_subquery2`, `unnamed_subquery3` and so on, and queries may
+    refer to those names (checked with DuckDB 2.0).
+    """
+    for select in expression.find_all(exp.Select):
+        from_ = select.args.get("from_")
+        items = ([from_.this] if from_ is not None else []) + [j.this for j in select.args.get("joins") or []]
+        explicit_aliases = {item.alias for item in items if item.alias}
+        number = 0
+        for item in items:
+            if not isinstance(item, (exp.Subquery, exp.Values)) or item.alias or is_parenthesized_join(item):
+                continue
+            number += 1
+            name = "unnamed_subquery" if number == 1 else f"unnamed_subquery{number}"
+            if name in explicit_aliases:
+                continue
+            item.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
 
 
 def _schema_for(source: TableSource, dialect: str) -> tuple[dict[str, str], dict[str, str]]:

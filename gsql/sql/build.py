@@ -23,9 +23,10 @@ from gsql.sql import plan
 from gsql.sql.bind import RECURRING, WHOLE_ROW, BoundQuery, is_parenthesized_join
 from gsql.sql.implied import implied_filters
 from gsql.sql.joinorder import RowEstimates, join_order
+from gsql.sql.outer_aggregates import LiftedAggregate, lift_outer_aggregates
 from gsql.sql.prune import prune_columns
 from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key, reject_using_key
-from gsql.sql.subqueries import NodeHolder, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
+from gsql.sql.subqueries import NodeHolder, conjunction, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
 from gsql.sql.aggregates import expand_grouping_sets, is_aggregate_call, plan_aggregate_call
 from gsql.sql.expressions import check_supported, display_name
@@ -176,12 +177,15 @@ class _PlanBuilder:
         try:
             node, scope, remaining = self._from_clause(select, ctes)
             if remaining:
-                node = self._filter(node, exp.and_(*remaining, copy=False), scope)
+                node = self._filter(node, conjunction(remaining), scope)
 
             holder = NodeHolder(node)
             resolver: _Resolver = _Resolver(self, scope, holder)
-            if _needs_aggregate(select):
-                holder.node, replacements = self._aggregate(select, node, scope)
+            select, lifted = lift_outer_aggregates(select, self.fresh)
+            if _needs_aggregate(select) or lifted:
+                extra_calls = [call for call, _ in lifted]
+                holder.node, replacements = self._aggregate(select, node, scope, extra_calls)
+                _link_lifted_aggregates(lifted, replacements, scope)
                 resolver = _AggregateResolver(self, scope, replacements, holder)
             if select.args.get("having"):
                 predicate = resolver.resolve(select.args["having"].this)
@@ -456,7 +460,9 @@ class _PlanBuilder:
         kept = []
         for conjunct in condition:
             aliases = free_aliases(conjunct)
-            if aliases and _filterable(conjunct):
+            # A subquery in the join's residual has no plan, so it filters one input even where
+            # `_filterable` would keep it above the join for speed.
+            if aliases and (_filterable(conjunct) or _has_subquery(conjunct)):
                 if aliases <= right.aliases and kind in ("inner", "left", "semi", "anti"):
                     right.relation = self._filter(right.relation, conjunct, scope)
                     continue
@@ -492,10 +498,10 @@ class _PlanBuilder:
             kind = "cross" if not residual else "inner"
         residual_expression = None
         if residual:
-            residual_expression = _Resolver(self, scope).resolve(exp.and_(*residual, copy=False))
-        if kind in ("left", "right", "full") and not left_keys and residual_expression is None:
-            # Without a condition every pair matches, but an empty input must still keep the
-            # other side's rows, which a cross product would drop.
+            residual_expression = _Resolver(self, scope).resolve(conjunction(residual))
+        elif not left_keys and kind in ("left", "right", "full"):
+            # Every ON conjunct went into an input's filter. The engines run a join without
+            # keys or residual as a cross join, which would drop the unmatched rows.
             residual_expression = exp.true()
         if kind in ("semi", "anti"):
             return self._semi_join(left, left_node, right_node, kind, left_keys, right_keys, residual_expression)
@@ -567,7 +573,7 @@ class _PlanBuilder:
     # GROUP BY and aggregates --------------------------------------------------------------
 
     def _aggregate(
-        self, select: exp.Select, node: plan.Node, scope: Scope
+        self, select: exp.Select, node: plan.Node, scope: Scope, extra_calls: list[exp.Expression]
     ) -> tuple[plan.Node, list[tuple[exp.Expression, str]]]:
         group = select.args.get("group")
         expanded = expand_grouping_sets(group) if group is not None else None
@@ -576,7 +582,9 @@ class _PlanBuilder:
         else:
             group_expressions = list(group.expressions) if group is not None else []
 
-        resolver = _Resolver(self, scope)
+        # Subqueries in keys and aggregate arguments join below the pre-aggregation projection.
+        below = NodeHolder(node)
+        resolver = _Resolver(self, scope, below)
         pre_columns: list[str] = []
         pre_expressions: list[exp.Expression] = []
 
@@ -600,7 +608,7 @@ class _PlanBuilder:
 
         calls: list[plan.AggregateCall] = []
         call_columns: list[str] = []
-        for call_expression in _aggregate_calls(select):
+        for call_expression in _aggregate_calls(select) + extra_calls:
             if any(call_expression == existing for existing, _ in replacements):
                 continue
             if self.dialect == "sqlite" and _is_distinct_with_separator(call_expression):
@@ -623,7 +631,7 @@ class _PlanBuilder:
                 calls.append(call)
                 call_columns.append(name)
                 replacements.append((column, name))
-        pre = plan.Project(pre_columns, input=node, expressions=pre_expressions)
+        pre = plan.Project(pre_columns, input=below.node, expressions=pre_expressions)
         if expanded is None:
             for grouping in _grouping_calls(select):
                 raise BindError(f"`{grouping.sql()}` needs GROUPING SETS, ROLLUP or CUBE")
@@ -1042,6 +1050,10 @@ def _substitute_aliases(expression: exp.Expression, aliases: dict[str, exp.Expre
     return expression.copy().transform(replace, copy=False)
 
 
+def _has_subquery(expression: exp.Expression) -> bool:
+    return any(isinstance(node, (exp.Subquery, exp.Select, exp.Exists)) for node in expression.walk())
+
+
 def _filterable(expression: exp.Expression) -> bool:
     """Return whether a conjunct should filter one FROM item before the joins.
 
@@ -1135,6 +1147,16 @@ def _check_join(join: exp.Join) -> None:
         raise UnsupportedError("JOIN ... USING could not be rewritten to ON; write the ON condition")
     if isinstance(join.this, exp.Lateral):
         raise UnsupportedError(f"LATERAL join `{join.sql()[:80]}` is not supported")
+
+
+def _link_lifted_aggregates(
+    lifted: list[LiftedAggregate], replacements: list[tuple[exp.Expression, str]], scope: Scope
+) -> None:
+    """Let subqueries read each aggregate moved out of them through the column that replaced it."""
+    for call, column in lifted:
+        name = next(name for expression, name in replacements if expression == call)
+        replacements.append((column, name))
+        scope.columns[(column.table, column.name)] = name
 
 
 def _aggregate_calls(select: exp.Select) -> list[exp.AggFunc]:

@@ -33,17 +33,20 @@ from sqlglot import exp
 
 from gsql.errors import UnsupportedError
 from gsql.sql import plan
+from gsql.sql.aggregates import is_aggregate_call
+from gsql.sql.row_subqueries import plan_row_comparison, row_fields
 
 if TYPE_CHECKING:
     from gsql.sql.build import Relation, Scope, _PlanBuilder
 
-__all__ = ["Correlation", "NodeHolder", "conjuncts", "free_aliases", "plan_quantified", "plan_subquery"]
+__all__ = ["Correlation", "NodeHolder", "conjunction", "conjuncts", "free_aliases", "plan_quantified", "plan_subquery"]
 
 # Expressions that return NULL when any input is NULL; a correlated scalar aggregate built only
 # from these gives NULL for an outer row without matches, which is what the LEFT JOIN yields.
 _NULL_PROPAGATING = (
     exp.Literal, exp.Paren, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Cast,
     exp.DataType, exp.DataTypeParam, exp.Column, exp.Identifier,
+    exp.Mod, exp.IntDiv, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
 )
 
 
@@ -76,11 +79,14 @@ def plan_subquery(
     """
     _reject_outer_aggregates(expression, scope)
     if isinstance(expression, exp.Exists):
-        return _plan_mark(builder, expression.this, None, holder, scope, resolve_outer)
+        return _plan_membership(builder, expression.this, None, holder, scope, resolve_outer)
     if isinstance(expression, exp.In):
         query = expression.args["query"]
         query = query.this if isinstance(query, exp.Subquery) else query
-        return _plan_mark(builder, query, expression.this, holder, scope, resolve_outer)
+        fields = row_fields(expression.this)
+        if fields is not None:
+            return plan_row_comparison(builder, fields, exp.EQ, "any", query, holder, scope, resolve_outer)
+        return _plan_membership(builder, query, expression.this, holder, scope, resolve_outer)
     if isinstance(expression, exp.Subquery):
         return _plan_scalar(builder, expression, holder, scope, resolve_outer)
     raise UnsupportedError(f"subquery `{expression.sql()[:80]}` is not supported")
@@ -96,12 +102,58 @@ def _reject_outer_aggregates(expression: exp.Expression, scope: Scope) -> None:
     for select in expression.find_all(exp.Select):
         local = _local_aliases(select)
         for aggregate in select.find_all(exp.AggFunc):
+            if any(isinstance(node, (exp.Select, exp.Subquery)) for node in aggregate.walk()):
+                # DuckDB aggregates `MAX((SELECT outer.x))` in the subquery that contains it.
+                continue
             columns = {column.table for column in aggregate.find_all(exp.Column)}
             if columns and columns <= outer and not columns & local:
                 raise UnsupportedError(
                     f"aggregate `{aggregate.sql()[:60]}` over columns of the enclosing query inside "
                     "a subquery is not supported"
                 )
+
+
+def _plan_membership(builder, query, probe, holder, scope, resolve_outer) -> exp.Expression:
+    """Plan `EXISTS (query)`, or `probe IN (query)` when `probe` is given.
+
+    Two correlated forms that `_plan_mark` cannot join are rewritten first, both exactly:
+    over a UNION, EXISTS and IN are the OR of the same test on each branch, in three-valued
+    logic too. A SELECT that aggregates without GROUP BY, HAVING, LIMIT or OFFSET returns one
+    row, so `probe IN (query)` is `probe = (query)`.
+    """
+    if isinstance(query, exp.Subquery):
+        query = query.this
+    if free_aliases(query) & scope.aliases():
+        branches = _union_branches(query)
+        if len(branches) > 1:
+            marks = [_plan_membership(builder, b, probe, holder, scope, resolve_outer) for b in branches]
+            return exp.paren(exp.or_(*marks, copy=False), copy=False)
+        if probe is not None and _returns_one_row(query):
+            value = _plan_scalar(builder, exp.Subquery(this=query), holder, scope, resolve_outer)
+            return exp.EQ(this=resolve_outer(probe), expression=value)
+    return _plan_mark(builder, query, probe, holder, scope, resolve_outer)
+
+
+def _union_branches(query: exp.Expression) -> list[exp.Expression]:
+    """Return the operands of a chain of UNION and UNION ALL without ORDER BY or LIMIT."""
+    if isinstance(query, exp.Subquery) and not any(query.args.get(a) for a in ("alias", "order", "limit", "offset")):
+        return _union_branches(query.this)
+    modifiers = ("order", "limit", "offset", "by_name", "side", "kind", "on")
+    if not isinstance(query, exp.Union) or any(query.args.get(a) for a in modifiers):
+        return [query]
+    return _union_branches(query.this) + _union_branches(query.expression)
+
+
+def _returns_one_row(query: exp.Expression) -> bool:
+    """Return whether `query` is a one-column SELECT that aggregates all its rows into one."""
+    if not isinstance(query, exp.Select) or len(query.expressions) != 1:
+        return False
+    if any(query.args.get(a) for a in ("group", "having", "limit", "offset", "qualify", "windows")):
+        return False
+    boundary = (exp.Subquery, exp.Select, exp.Exists, exp.Window)
+    value = _unalias(query.expressions[0])
+    calls = [n for n in value.walk(prune=lambda n: isinstance(n, boundary)) if is_aggregate_call(n)]
+    return bool(calls) and not any(isinstance(n, exp.Window) for n in value.walk())
 
 
 def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expression:
@@ -158,25 +210,34 @@ _NEGATED = {exp.GT: exp.LTE, exp.GTE: exp.LT, exp.LT: exp.GTE, exp.LTE: exp.GT, 
 
 
 def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_outer) -> exp.Expression:
-    """Plan `x <op> ANY (q)` and `x <op> ALL (q)` for an uncorrelated one-column subquery.
+    """Plan `x <op> ANY (q)` and `x <op> ALL (q)` for a one-column subquery.
 
     `x <op> ALL (q)` is `NOT (x <negated op> ANY (q))`, and ANY follows SQL's three-valued
     rule: TRUE if some value satisfies the comparison, else NULL if x or some value is NULL
     and q is not empty, else FALSE. `= ANY` is IN. Other operators compare with the
-    subquery's MIN and MAX, so the subquery is aggregated to one row and cross joined.
+    subquery's MIN and MAX, so the subquery is aggregated to one row and cross joined; these
+    need an uncorrelated subquery, unless it returns one row.
     """
     quantifier = comparison.expression
     _reject_outer_aggregates(quantifier, scope)
     query = quantifier.this.this if isinstance(quantifier.this, exp.Subquery) else quantifier.this
     operator = type(comparison)
+    fields = row_fields(comparison.this)
+    if fields is not None:
+        kind = "all" if isinstance(quantifier, exp.All) else "any"
+        return plan_row_comparison(builder, fields, operator, kind, query, holder, scope, resolve_outer)
+    correlated = bool(free_aliases(query) & scope.aliases())
+    if correlated and _returns_one_row(query):
+        # Over exactly one value, ANY and ALL are both the plain comparison with it.
+        value = _plan_scalar(builder, exp.Subquery(this=query), holder, scope, resolve_outer)
+        return operator(this=resolve_outer(comparison.this), expression=value)
     if isinstance(quantifier, exp.All):
         operator = _NEGATED[operator]
-    if free_aliases(query) & scope.aliases():
-        raise UnsupportedError(f"a correlated `{comparison.sql()[:80]}` is not supported")
-
     if operator is exp.EQ:
-        marked = _plan_mark(builder, query, comparison.this, holder, scope, resolve_outer)
+        marked = _plan_membership(builder, query, comparison.this, holder, scope, resolve_outer)
         return exp.Not(this=marked) if isinstance(quantifier, exp.All) else marked
+    if correlated:
+        raise UnsupportedError(f"a correlated `{comparison.sql()[:80]}` is not supported")
 
     relation = builder.query(query, builder.current_ctes)
     if len(relation.names) != 1:
@@ -219,7 +280,7 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
     outer = free_aliases(query) & scope.aliases()
     if outer and isinstance(query, exp.Select):
         value = _unalias(query.expressions[0]) if len(query.expressions) == 1 else None
-        if value is not None and not any(True for _ in value.find_all(exp.AggFunc)):
+        if value is not None and not _has_plain_aggregate(value):
             return _plan_scalar_per_row(builder, query, holder, scope, outer)
         try:
             correlation, select = _split_correlation(query, scope)
@@ -292,7 +353,7 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
             referenced[column.table].append(column.name)
 
     ctes = dict(builder.current_ctes)
-    joins = list(select.args.get("joins") or [])
+    tables: list[exp.Table] = []
     links: list[exp.Expression] = []
     first = sorted(outer)[0]
     for alias in sorted(outer):
@@ -311,32 +372,111 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
             expressions=[_ref(c) for c in frame_columns] + [_ref(row_id)],
         )
         ctes[table_name] = Relation(node, referenced[alias] + ["__rid"])
-        table = exp.Table(this=exp.to_identifier(table_name), alias=exp.TableAlias(this=exp.to_identifier(alias)))
-        joins.append(exp.Join(this=table))
+        tables.append(exp.Table(this=exp.to_identifier(table_name), alias=exp.TableAlias(this=exp.to_identifier(alias))))
         if alias != first:
             links.append(exp.EQ(this=exp.column("__rid", alias), expression=exp.column("__rid", first)))
+    return _add_outer_tables(select, tables, links, outer), ctes, first
 
+
+def _add_outer_tables(select: exp.Select, tables: list[exp.Table], links: list[exp.Expression], outer: set[str]) -> exp.Select:
+    """Return `select` with the outer-row tables joined to its FROM.
+
+    The outer rows go first, so that ON conditions of later joins may read them, when every
+    join keeps the rows on its left (inner, cross, LEFT, SEMI and ANTI joins), because then
+    each outer row meets the whole original FROM. A RIGHT, FULL or POSITIONAL join would add
+    unmatched rows once instead of once per outer row, so the outer rows are joined after it,
+    which needs its ON conditions to be free of outer references.
+    """
     modified = select.copy()
-    if modified.args.get("from_") is None:
-        # A subquery without FROM reads only the outer row: it becomes the FROM.
-        modified.set("from_", exp.From(this=joins.pop().this))
-    elif not any(
-        (join.side or "").upper() in ("RIGHT", "FULL") or str(join.args.get("method") or "").upper() == "POSITIONAL"
-        for join in joins
-    ):
-        # Put the outer rows first, so ON conditions of the subquery's joins can read them.
-        # Without RIGHT, FULL or POSITIONAL joins, crossing them in first gives the same rows.
-        original = list(select.args.get("joins") or [])
-        added = joins[len(original) :]
-        first_item = modified.args["from_"].this
-        modified.set("from_", exp.From(this=added[0].this))
-        joins = added[1:] + [exp.Join(this=first_item)] + [join.copy() for join in original]
-    modified.set("joins", joins)
+    from_ = modified.args.get("from_")
+    joins = list(modified.args.get("joins") or [])
+    if all(_keeps_left_rows(join) for join in joins):
+        added = [exp.Join(this=table, on=link) for table, link in zip(tables[1:], links)]
+        if from_ is not None:
+            added.append(exp.Join(this=from_.this))
+        modified.set("from_", exp.From(this=tables[0]))
+        modified.set("joins", added + joins)
+        for join in added[len(tables) - 1 :] + joins:
+            _correlate_derived_table(join, tables, outer)
+        return modified
+
+    for join in joins:
+        condition = join.args.get("on")
+        if free_aliases(join.this) & outer:
+            raise UnsupportedError(
+                f"a derived table that reads the enclosing query, `{join.this.sql()[:80]}`, next to "
+                "a RIGHT, FULL or POSITIONAL join is not supported"
+            )
+        if condition is not None and free_aliases(condition) & outer:
+            raise UnsupportedError(
+                f"a correlated reference in the ON condition of `{join.sql()[:80]}` after a RIGHT, "
+                "FULL or POSITIONAL join is not supported"
+            )
+    modified.set("joins", joins + [exp.Join(this=table) for table in tables])
     if links:
         where = modified.args.get("where")
         conditions = ([where.this] if where is not None else []) + links
-        modified.set("where", exp.Where(this=exp.and_(*conditions, copy=False)))
-    return modified, ctes, first
+        modified.set("where", exp.Where(this=conjunction(conditions)))
+    return modified
+
+
+def _correlate_derived_table(join: exp.Join, tables: list[exp.Table], outer: set[str]) -> None:
+    """Give a derived table that reads outer columns its own copy of the outer rows.
+
+    In a per-row subquery the outer rows are a table joined first, and a derived table such
+    as `(SELECT t.x + y FROM u) AS d` that reads it must see one outer row at a time. It gets
+    the outer-row table in its own FROM and returns the row number, which the join then
+    matches: `(SELECT t.x + y, t.__rid FROM outer AS t, u) AS d ON d.__rid = t.__rid`.
+    """
+    item = join.this
+    if not isinstance(item, exp.Subquery) or not free_aliases(item.this) & outer:
+        return
+    inner = item.this
+    text = item.sql()[:80]
+    if not isinstance(inner, exp.Select):
+        raise UnsupportedError(f"a set operation that reads the enclosing query, `{text}`, is not supported in FROM")
+    for clause in ("limit", "offset", "windows"):
+        if inner.args.get(clause) or item.args.get(clause):
+            raise UnsupportedError(
+                f"a derived table with {clause.upper()} that reads the enclosing query, `{text}`, is not supported"
+            )
+    grouped = inner.args.get("group") is not None
+    aggregated = inner.args.get("having") is not None or any(_has_plain_aggregate(e) for e in inner.expressions)
+    if not grouped and aggregated:
+        # Over no rows such a table still has one row, which a join on the row number loses.
+        raise UnsupportedError(
+            f"a derived table that aggregates without GROUP BY and reads the enclosing query, `{text}`, "
+            "is not supported"
+        )
+
+    read = sorted(free_aliases(inner) & outer)
+    own_tables = [table.copy() for table in tables if table.alias in read]
+    links = [exp.EQ(this=exp.column("__rid", alias), expression=exp.column("__rid", read[0])) for alias in read[1:]]
+    correlated = _add_outer_tables(inner, own_tables, links, set(read))
+    row_number = exp.column("__rid", read[0])
+    correlated.set("expressions", [*correlated.expressions, exp.alias_(row_number.copy(), "__rid")])
+    if grouped:
+        group = correlated.args["group"]
+        group.set("expressions", [*group.expressions, row_number.copy()])
+    correlated.set("order", None)
+    _partition_by_row(correlated, read[0])
+    item.set("this", correlated)
+    alias = item.args.get("alias")
+    if alias is not None and alias.columns:
+        alias.set("columns", [*alias.columns, exp.to_identifier("__rid")])
+
+    match = exp.EQ(this=exp.column("__rid", item.alias_or_name), expression=exp.column("__rid", read[0]))
+    condition = join.args.get("on")
+    join.set("on", conjunction([condition, match]) if condition is not None else match)
+    if (join.kind or "").upper() == "CROSS":
+        join.set("kind", None)
+
+
+def _keeps_left_rows(join: exp.Join) -> bool:
+    side = (join.side or "").upper()
+    kind = (join.kind or "").upper()
+    method = (join.args.get("method") or "").upper()
+    return side in ("", "LEFT") and kind in ("", "INNER", "OUTER", "CROSS", "SEMI", "ANTI") and method != "POSITIONAL"
 
 
 def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str]) -> exp.Expression:
@@ -349,13 +489,14 @@ def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[
     """
     from gsql.sql.build import Relation
 
-    aggregated = bool(list(_unalias(select.expressions[0]).find_all(exp.AggFunc))) if len(select.expressions) == 1 else True
+    aggregated = _has_plain_aggregate(_unalias(select.expressions[0])) if len(select.expressions) == 1 else True
     if aggregated:
         _check_correlated_scalar(select)
     elif len(select.expressions) != 1:
         raise UnsupportedError("a scalar subquery must return one column")
     numbered, row_id = _number_outer_rows(builder, holder)
     modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
+    _partition_by_row(modified, first)
     value = modified.expressions[0]
     if aggregated:
         modified.set("group", exp.Group(expressions=[exp.column("__rid", first)]))
@@ -402,11 +543,12 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
     The outer rows join the subquery's FROM (see `_join_outer_rows`), and the mark join
     matches each outer row with the subquery rows of its row number.
     """
-    for clause in ("limit", "offset", "group", "having", "qualify", "windows"):
+    for clause in ("limit", "offset", "group", "having", "windows"):
         if select.args.get(clause):
             raise UnsupportedError(f"a correlated EXISTS or IN subquery with {clause.upper()} is not supported")
     numbered, row_id = _number_outer_rows(builder, holder)
     modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
+    _partition_by_row(modified, first)
     items = [modified.expressions[0]] if probe is not None else []
     items.append(exp.alias_(exp.column("__rid", first), "__rid"))
     modified.set("expressions", items)
@@ -431,6 +573,33 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
         mark=mark,
     )
     return _ref(mark)
+
+
+def _has_plain_aggregate(expression: exp.Expression) -> bool:
+    """Return whether `expression` calls an aggregate outside window functions and subqueries."""
+    boundary = (exp.Window, exp.Subquery, exp.Select, exp.Exists)
+    nodes = expression.walk(prune=lambda node: isinstance(node, boundary))
+    return any(is_aggregate_call(node) for node in nodes)
+
+
+def _own_windows(select: exp.Select) -> list[exp.Window]:
+    """Return the window functions of `select` itself, outside its subqueries."""
+    boundary = (exp.Subquery, exp.Select, exp.Exists)
+    windows: list[exp.Window] = []
+    for key in ("expressions", "qualify", "order", "having"):
+        value = select.args.get(key)
+        for root in value if isinstance(value, list) else [value]:
+            if isinstance(root, exp.Expression):
+                nodes = root.walk(prune=lambda node: isinstance(node, boundary))
+                windows += [node for node in nodes if isinstance(node, exp.Window)]
+    return windows
+
+
+def _partition_by_row(select: exp.Select, first: str) -> None:
+    """Partition the window functions of a per-row subquery by the outer row number as well."""
+    for window in _own_windows(select):
+        partition = [exp.column("__rid", first), *(window.args.get("partition_by") or [])]
+        window.set("partition_by", partition)
 
 
 def _check_correlated_scalar(select: exp.Expression) -> None:
@@ -482,9 +651,13 @@ def _split_correlation(query: exp.Expression, scope: Scope) -> tuple[Correlation
         references = free_aliases(conjunct) - local
         (correlated if references & outer else kept).append(conjunct)
 
+    if correlated and _own_windows(query):
+        # A window function is computed over the rows that the whole WHERE clause keeps,
+        # correlated conjuncts included, so those cannot move into a join above it.
+        raise UnsupportedError("a correlated subquery with a window function must run per outer row")
     select = query.copy() if correlated else query
     if correlated:
-        select.set("where", exp.Where(this=exp.and_(*[c.copy() for c in kept])) if kept else None)
+        select.set("where", exp.Where(this=conjunction([c.copy() for c in kept])) if kept else None)
     leftover = free_aliases(select) - local
     if leftover & outer:
         name = sorted(leftover & outer)[0]
@@ -577,7 +750,7 @@ def _resolve_residual(builder, correlation, select, relation, scope, offset) -> 
     start = offset + len(correlation.inner_keys)
     for index, column in enumerate(extras):
         columns[(column.table, column.name)] = relation.node.columns[start + index]
-    return _Resolver(builder, Scope(columns)).resolve(exp.and_(*correlation.residual, copy=False))
+    return _Resolver(builder, Scope(columns)).resolve(conjunction(correlation.residual))
 
 
 def _local_aliases(select: exp.Select) -> set[str]:
@@ -612,6 +785,18 @@ def _collect_free(expression: exp.Expression, found: set[str]) -> None:
         return
     for child in expression.iter_expressions():
         _collect_free(child, found)
+
+
+def conjunction(parts: list[exp.Expression]) -> exp.Expression:
+    """Return the AND of `parts`, which may include operands that sqlglot's `and_` rejects.
+
+    A scalar subquery used as a predicate (`WHERE (SELECT COUNT(*) ...)`) is not a sqlglot
+    `Condition`, so it is wrapped in parentheses before combining.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    operands = [part if isinstance(part, exp.Condition) else exp.paren(part, copy=False) for part in parts]
+    return exp.and_(*operands, copy=False)
 
 
 def conjuncts(expression: exp.Expression) -> Iterator[exp.Expression]:

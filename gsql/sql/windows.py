@@ -144,6 +144,8 @@ def plan_windows(
 
     from gsql.sql.build import _ref
 
+    # Subqueries in window arguments joined their results below `holder.node` meanwhile.
+    input_node = holder.node
     pre: plan.Node = input_node
     if extra_names:
         pre = plan.Project(
