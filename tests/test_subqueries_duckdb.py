@@ -327,3 +327,31 @@ def test_correlated_derived_ungrouped_aggregate_unsupported(context):
 def test_table_as_value_unsupported(context):
     with pytest.raises(UnsupportedError, match="table `c0` used as a value"):
         context.sql("SELECT (SELECT c0 OFFSET 1) FROM (VALUES (1)) c0")
+
+
+# A grand-total grouping set yields a row for an outer row that meets no input rows, which the
+# per-row plans cannot produce, so these raise instead of dropping that row.
+GRAND_TOTAL_PER_ROW = [
+    "SELECT o.k, (SELECT SUM(d.n) FROM (SELECT COUNT(*) AS n FROM i WHERE i.k = o.k GROUP BY GROUPING SETS ((), (i.v))) AS d) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM (SELECT COUNT(*) AS n FROM i WHERE i.k = o.k GROUP BY ROLLUP (i.v)) AS d) FROM o",
+    "SELECT * FROM o, LATERAL (SELECT COUNT(*) FROM i WHERE i.k = o.k GROUP BY CUBE (i.v)) AS s",
+    "SELECT * FROM o, (SELECT COUNT(*) AS n FROM i WHERE i.k = o.k GROUP BY GROUPING SETS ((), (i.v))) AS s",
+]
+
+
+@pytest.mark.parametrize("sql", GRAND_TOTAL_PER_ROW)
+def test_grand_total_per_outer_row_raises(context, sql):
+    with pytest.raises(UnsupportedError, match="GROUPING SETS, ROLLUP or CUBE"):
+        context.sql(sql)
+
+
+LATERAL_COLUMN_NAMES = [
+    "SELECT o.k, s.a FROM o, LATERAL (SELECT o.v + 1) AS s(a)",
+    "SELECT o.k, s.a, s.b FROM o, LATERAL (SELECT o.v + 1 AS y, 7) AS s(a, b)",
+    "SELECT o.k, s.c FROM o, (SELECT o.v * 2 AS c) AS s",
+]
+
+
+@pytest.mark.parametrize("sql", LATERAL_COLUMN_NAMES)
+def test_lateral_column_names_match_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)

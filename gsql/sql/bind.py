@@ -79,6 +79,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     if dialect == "duckdb":
         _name_unnamed_subqueries(expression)
         _name_values_columns(expression)
+        _mark_implicit_lateral(expression)
+    _name_lateral_columns(expression)
     schema = MappingSchema(mapping, dialect=dialect)
     check_using_columns(expression, schema)
     mark_asof_using(expression)
@@ -229,6 +231,58 @@ def _alias_subquery_outputs(expression: exp.Expression) -> None:
             if isinstance(item, exp.Subquery) and not item.alias:
                 alias = exp.to_identifier(f"_col_{position}")
                 item.replace(exp.Alias(this=item.copy(), alias=alias))
+
+
+def _mark_implicit_lateral(expression: exp.Expression) -> None:
+    """Make LATERAL the derived tables that read an earlier item of their FROM clause.
+
+    DuckDB lets `FROM t, (SELECT t.x + 1 AS y) AS s` read `t` without the LATERAL keyword.
+    Only qualified references (`t.x`) are recognised, because an unqualified name inside the
+    subquery could also be one of its own columns.
+    """
+    from gsql.sql.subqueries import free_aliases
+
+    for select in list(expression.find_all(exp.Select)):
+        from_ = select.args.get("from_")
+        if from_ is None:
+            continue
+        earlier = _item_aliases(from_.this)
+        for join in select.args.get("joins") or []:
+            item = join.this
+            if isinstance(item, exp.Subquery) and not is_parenthesized_join(item) and free_aliases(item.this) & earlier:
+                alias = item.args.get("alias")
+                item.set("alias", None)
+                join.set("this", exp.Lateral(this=item, view=False, outer=False, alias=alias))
+            earlier |= _item_aliases(join.this)
+
+
+def _name_lateral_columns(expression: exp.Expression) -> None:
+    """Move the column list of `LATERAL (SELECT ...) AS t(a, b)` onto the select list.
+
+    sqlglot's qualifier applies such a list to a derived table but not to a LATERAL one. A
+    select list with a star, or with fewer items than names, keeps the list as it is.
+    """
+    for lateral in list(expression.find_all(exp.Lateral)):
+        alias = lateral.args.get("alias")
+        body = lateral.this.this if isinstance(lateral.this, exp.Subquery) else lateral.this
+        if alias is None or not alias.columns or not isinstance(body, exp.Select):
+            continue
+        items = body.expressions
+        if len(items) < len(alias.columns) or any(isinstance(item, exp.Star) or item.is_star for item in items):
+            continue
+        for position, name in enumerate(alias.columns):
+            item = items[position]
+            value = item.this if isinstance(item, exp.Alias) else item
+            items[position].replace(exp.Alias(this=value.copy(), alias=name.copy()))
+        alias.set("columns", None)
+
+
+def _item_aliases(item: exp.Expression) -> set[str]:
+    if isinstance(item, exp.Table):
+        return {item.alias_or_name}
+    if is_parenthesized_join(item):
+        return {table.alias_or_name for table in item.find_all(exp.Table)}
+    return {item.alias} if item.alias else set()
 
 
 def _name_values_columns(expression: exp.Expression) -> None:

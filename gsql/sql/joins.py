@@ -590,6 +590,15 @@ def lateral_query(builder: _PlanBuilder, query: exp.Expression, ctes: dict):
     from gsql.sql.aggregates import is_aggregate_call
 
     group = query.args.get("group")
+    if group is not None and any(
+        isinstance(item, (exp.GroupingSets, exp.Rollup, exp.Cube)) for item in group.expressions
+    ):
+        # Their grand-total sets make a row even for an outer row that meets no rows, which
+        # grouping by the outer row number cannot produce.
+        raise UnsupportedError(
+            "GROUPING SETS, ROLLUP or CUBE in a subquery that reads the outer rows of a LATERAL "
+            "join is not supported"
+        )
     aggregated = any(is_aggregate_call(node) for item in query.expressions for node in item.walk())
     if aggregated and group is None:
         raise UnsupportedError(

@@ -440,7 +440,15 @@ def _correlate_derived_table(join: exp.Join, tables: list[exp.Table], outer: set
             raise UnsupportedError(
                 f"a derived table with {clause.upper()} that reads the enclosing query, `{text}`, is not supported"
             )
-    grouped = inner.args.get("group") is not None
+    group = inner.args.get("group")
+    if group is not None and any(isinstance(item, (exp.GroupingSets, exp.Rollup, exp.Cube)) for item in group.expressions):
+        # A grand-total set makes a row even for an outer row that meets no rows, which a
+        # join on the row number loses.
+        raise UnsupportedError(
+            f"GROUPING SETS, ROLLUP or CUBE in a derived table that reads the enclosing query, `{text}`, "
+            "is not supported"
+        )
+    grouped = group is not None
     aggregated = inner.args.get("having") is not None or any(_has_plain_aggregate(e) for e in inner.expressions)
     if not grouped and aggregated:
         # Over no rows such a table still has one row, which a join on the row number loses.
