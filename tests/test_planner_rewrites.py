@@ -188,3 +188,36 @@ def test_filter_only_column_dropped_before_join(context, duck):
     position = lines.index("Filter \"nation.n_name\" = 'PERU'")
     assert lines[position - 1] == "Project nation.n_key"
     assert Counter(context.sql(sql).rows()) == Counter(duck.sql(sql).fetchall())
+
+
+# `a = b AND b = c` implies `a = c`; the planner may join on it, the answer must not change.
+CHAINS = [
+    "SELECT s_key, c_key FROM supplier, customer, nation WHERE s_nation = n_key AND c_nation = n_key",
+    "SELECT count(*) FROM supplier, customer, nation WHERE c_nation = s_nation AND s_nation = n_key AND n_name = 'PERU'",
+    "SELECT count(*) FROM item, supplier, customer WHERE i_supp = s_key AND s_key = c_key AND i_cust = c_key",
+    # A string column equal to an integer column through casts: no chain is inferred.
+    "SELECT count(*) FROM divisors, nation, supplier WHERE TRY_CAST(divisors.s AS BIGINT) = n_key AND n_key = s_nation",
+]
+
+
+@pytest.mark.parametrize("sql", CHAINS)
+def test_equality_chain_matches_duckdb(context, duck, sql):
+    assert Counter(context.sql(sql).rows()) == Counter(duck.sql(sql).fetchall())
+
+
+def test_equality_chain_joins_directly(context):
+    sql = "SELECT s_key, c_key FROM supplier, customer, nation WHERE c_nation = s_nation AND s_nation = n_key AND n_name = 'PERU'"
+    text = context.explain(sql)
+    assert "customer.c_nation = nation.n_key" in text or "nation.n_key = customer.c_nation" in text
+
+
+def test_equality_chain_needs_one_type():
+    from gsql.sql.implied import implied_equalities
+    from gsql.sql.subqueries import conjuncts
+
+    predicate = parse_sql("SELECT 1 FROM a, b, c WHERE a.x = b.y AND b.y = c.z").args["where"].this
+    parts = list(conjuncts(predicate))
+    same = implied_equalities(parts, lambda column: pa.int64())
+    assert [e.sql() for e in same] == ["a.x = c.z"]
+    mixed = implied_equalities(parts, lambda column: pa.string() if column.table == "b" else pa.int64())
+    assert mixed == []

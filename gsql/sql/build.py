@@ -21,8 +21,8 @@ from sqlglot import exp
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.bind import RECURRING, WHOLE_ROW, BoundQuery, is_parenthesized_join
-from gsql.sql.implied import implied_filters
-from gsql.sql.joinorder import RowEstimates, join_order
+from gsql.sql.implied import implied_equalities, implied_filters
+from gsql.sql.joinorder import RowEstimates, column_type, join_order
 from gsql.sql.outer_aggregates import LiftedAggregate, lift_outer_aggregates
 from gsql.sql.prune import prune_columns
 from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key, reject_using_key
@@ -383,6 +383,7 @@ class _PlanBuilder:
                 derived = implied_filters(conjunct, item.aliases)
                 if derived is not None and _filterable(derived):
                     item.relation = self._filter(item.relation, derived, scope)
+        pending += implied_equalities(pending, lambda column: _scan_column_type(remaining_items, column))
 
         equalities = _equalities(pending)
         order = join_order(
@@ -1082,6 +1083,14 @@ def _equi_pair(conjunct: exp.Expression, left: set[str], right: set[str]):
         return a, b
     if aliases_a <= right and aliases_b <= left:
         return b, a
+    return None
+
+
+def _scan_column_type(items: list[_FromItem], column: exp.Column):
+    """Return the Arrow type of a column read straight from a table scan, or None."""
+    for item in items:
+        if column.table in item.aliases:
+            return column_type(item.relation, column.table, column.name)
     return None
 
 

@@ -9,16 +9,21 @@ The estimates are deliberately simple, because gsql keeps no column statistics:
 - a table scan has the row count its source reads cheaply (Parquet metadata, in-memory
   tables), and a CSV file counts as a large table;
 - each filter conjunct keeps a fixed share of the rows, smaller for equality than for ranges;
-- an equi-join of estimates `a` and `b` returns `a * b / min(A, B)`, where `A` and `B` are the
-  table row counts of the two key columns. That is exact for the common join of a foreign key
-  with the primary key of the smaller table, and `min` rather than `max` keeps it from
-  predicting that such a join shrinks the larger side.
+- an equi-join of estimates `a` and `b` returns `a * b / min(A, B)`. `A` and `B` bound the
+  distinct values of the two key columns: the table's row count, or the span of an integer
+  column (max - min + 1) when that is smaller. That is exact for the common join of a foreign
+  key with the primary key of the smaller table, and `min` rather than `max` keeps it from
+  predicting that such a join shrinks the larger side. The span catches joins on columns with
+  few values, such as TPC-H q05's `c_nationkey = s_nationkey`, which multiply rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlglot import exp
 
 from gsql.sql import plan
@@ -70,6 +75,19 @@ class RowEstimates:
                 count = None
             self._counts[key] = float(count) if count is not None else UNKNOWN_ROWS
         return self._counts[key]
+
+    def key_domain(self, node: plan.Node, alias: str, column: str | None) -> float:
+        """Return an upper bound on the distinct values of `alias.column`, a join key."""
+        rows = self.alias_rows(node, alias)
+        if column is None:
+            return rows
+        frame_name = f"{alias}.{column}"
+        for scan in _scans(node):
+            if scan.alias == alias and frame_name in scan.columns:
+                source_column = scan.source_columns[scan.columns.index(frame_name)]
+                span = integer_span(scan.source, source_column)
+                return min(rows, span) if span is not None else rows
+        return rows
 
     def alias_rows(self, node: plan.Node, alias: str) -> float:
         """Rows of the table behind `alias` before any filter: the size of its key domain."""
@@ -172,7 +190,7 @@ def _domain(
     candidate: int,
     estimates: RowEstimates,
 ) -> float:
-    """Return the smaller table row count of the two key columns of one equality."""
+    """Return the smaller bound on the distinct values of the two key columns of one equality."""
     left, right = pair
     sizes = []
     for side, indexes in ((left, order), (right, [candidate])):
@@ -181,8 +199,70 @@ def _domain(
         if owner is None:
             sizes.append(max(estimates.rows(items[i][0]) for i in indexes))
         else:
-            sizes.append(estimates.alias_rows(items[owner][0], alias))
+            column = side.name if isinstance(side, exp.Column) else None
+            sizes.append(estimates.key_domain(items[owner][0], alias, column))
     return min(sizes)
+
+
+def column_type(node: plan.Node, alias: str, column: str) -> pa.DataType | None:
+    """Return the Arrow type of `alias.column` when a scan under `node` reads it, else None."""
+    frame_name = f"{alias}.{column}"
+    for scan in _scans(node):
+        if scan.alias == alias and frame_name in scan.columns:
+            source_column = scan.source_columns[scan.columns.index(frame_name)]
+            try:
+                return scan.source.arrow_schema().field(source_column).type
+            except Exception:  # noqa: BLE001 - no type means no inference, never an error
+                return None
+    return None
+
+
+# (source id, column) -> (source, span): the source is kept so that its id is not reused.
+_SPANS: dict[tuple[int, str], tuple[object, float | None]] = {}
+
+
+def integer_span(source, column: str) -> float | None:
+    """Return max - min + 1 of an integer column from cheap statistics, or None.
+
+    In-memory tables compute it; Parquet files read it from their row-group statistics. CSV
+    files, other types and missing statistics give None. The result is cached per source.
+    """
+    key = (id(source), column)
+    if key not in _SPANS:
+        try:
+            span = _span(source, column)
+        except Exception:  # noqa: BLE001 - an estimate must never fail a query
+            span = None
+        _SPANS[key] = (source, span)
+    return _SPANS[key][1]
+
+
+def _span(source, column: str) -> float | None:
+    if source.format == "memory" and source.data is not None:
+        if column not in source.data.column_names:
+            return None
+        values = source.data.column(column)
+        if not pa.types.is_integer(values.type):
+            return None
+        extremes = pc.min_max(values)
+        low, high = extremes["min"].as_py(), extremes["max"].as_py()
+        return float(high - low + 1) if low is not None else None
+    if source.format != "parquet":
+        return None
+    low = high = None
+    for path in source._get_reader().dataset().files:
+        metadata = pq.read_metadata(path)
+        names = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+        if column not in names:
+            return None
+        index = names.index(column)
+        for group in range(metadata.num_row_groups):
+            statistics = metadata.row_group(group).column(index).statistics
+            if statistics is None or not statistics.has_min_max or not isinstance(statistics.min, int):
+                return None
+            low = statistics.min if low is None else min(low, statistics.min)
+            high = statistics.max if high is None else max(high, statistics.max)
+    return float(high - low + 1) if low is not None else None
 
 
 def _single_alias(expression: exp.Expression) -> str | None:
