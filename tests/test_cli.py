@@ -741,6 +741,7 @@ def test_describe_csv_table() -> None:
         ["name", "VARCHAR", "large_string"],
         ["score", "DOUBLE", "double"],
         ["joined", "DATE", "date32[day]"],
+        ["3", "rows"],
     ]
 
 

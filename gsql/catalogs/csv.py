@@ -54,6 +54,7 @@ class CsvLayout:
     files: list[str]
     column_names: list[str]
     schema: pa.Schema
+    rows: int | None = None
 
 
 class CsvReader:
@@ -97,8 +98,11 @@ class CsvReader:
         return filter_table(table, filter, columns)
 
     def row_count(self) -> int | None:
-        """Return None: counting CSV rows takes a full parse."""
-        return None
+        """Return the row count seen when the layout was inferred, or None before that.
+
+        Counting CSV rows takes a full parse, so this never parses the files itself.
+        """
+        return self._layout.rows if self._layout is not None else None
 
 
 def infer_layout(paths: Sequence[str], options: Mapping[str, Any]) -> CsvLayout:
@@ -113,6 +117,7 @@ def infer_layout(paths: Sequence[str], options: Mapping[str, Any]) -> CsvLayout:
 
     first_names: list[str] = []
     schemas: list[pa.Schema] = []
+    rows = 0
     for path in files:
         names = list(options.get("names") or header_names(path, options))
         if not schemas:
@@ -127,10 +132,11 @@ def infer_layout(paths: Sequence[str], options: Mapping[str, Any]) -> CsvLayout:
         table = _read_file(path, options, names, types, names)
         _check_utf8(table.schema, overrides, path)
         schemas.append(table.schema)
+        rows += table.num_rows
         logger.debug("inferred %d columns of `%s` from %d rows", len(names), path, table.num_rows)
 
     unified = _unify(schemas, files)
-    return CsvLayout(files, first_names, target_schema(unified, overrides))
+    return CsvLayout(files, first_names, target_schema(unified, overrides), rows)
 
 
 def _check_overrides(overrides: Mapping[str, pa.DataType], names: Sequence[str], path: str) -> None:
