@@ -8,6 +8,8 @@ overflow makes the caller fall back to decimal128 arithmetic, so results are alw
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,7 +52,27 @@ def fast_decimal_arithmetic(
         return None  # an int64 overflow: the caller uses decimal128 arithmetic instead
     if _too_wide(units, result.precision):
         return None
-    return _to_decimal(units, result)
+    decimals = _to_decimal(units, result)
+    _remember_units(decimals, units)
+    return decimals
+
+
+# Decimal arrays that were converted to int64, and results of the int64 path, keep their
+# unscaled integers here. The next operation or aggregate on them (`a * (1 - b) * (1 + c)`,
+# then SUM) skips the conversion. An entry is removed when its decimal array is freed.
+_UNITS: dict[int, tuple[weakref.ref, pa.ChunkedArray]] = {}
+
+
+def _remember_units(decimals: pa.ChunkedArray, units: pa.ChunkedArray) -> None:
+    key = id(decimals)
+    _UNITS[key] = (weakref.ref(decimals, lambda _, key=key: _UNITS.pop(key, None)), units)
+
+
+def _remembered_units(value) -> pa.ChunkedArray | None:
+    entry = _UNITS.get(id(value))
+    if entry is not None and entry[0]() is value:
+        return entry[1]
+    return None
 
 
 def _scale(value_type: pa.DataType) -> int | None:
@@ -76,13 +98,18 @@ def _unscaled(value):
             return pa.scalar(None, pa.int64())
         units = int(value.as_py().scaleb(value.type.scale))
         return pa.scalar(units, pa.int64()) if -(2**63) <= units < 2**63 else None
+    remembered = _remembered_units(value)
+    if remembered is not None:
+        return remembered
     chunks = []
     for chunk in value.chunks:
         converted = _unscaled_chunk(chunk)
         if converted is None:
             return None
         chunks.append(converted)
-    return pa.chunked_array(chunks, type=pa.int64())
+    units = pa.chunked_array(chunks, type=pa.int64())
+    _remember_units(value, units)
+    return units
 
 
 def _unscaled_chunk(chunk: pa.Array) -> pa.Array | None:
