@@ -388,8 +388,11 @@ def compare(
         ),
     ] = None,
 ) -> None:
-    """Run SQL on several engines and compare the results: exit 0 when all are equal, 1 when
-    any differ, 8 when an engine could not run."""
+    """Run SQL on several engines and compare the results.
+
+    Exit with 0 when all results are equal, 1 when any differ and 8 when an engine could not
+    run. Column names are compared too, so alias computed columns when comparing with duckdb.
+    """
     from gsql.testing import compare_report, engine_comparison
 
     text = _read_sql(ctx, sql, file)
@@ -453,7 +456,11 @@ def explain(
 
 @app.command()
 def doctor() -> None:
-    """Report Python, gsql and library versions, visible GPUs and what to install for them."""
+    """Report library versions, GPUs and what to install.
+
+    Print the Python, gsql and library versions, the visible GPUs, the engine that auto picks
+    and the pip command that installs what is missing.
+    """
     from gsql.doctor import format_doctor, run_doctor
 
     typer.echo(format_doctor(run_doctor()))
@@ -532,7 +539,11 @@ def register(
         bool, typer.Option("--replace", help="Replace a table of the same name.")
     ] = False,
 ) -> None:
-    """Register a file as a table in the catalog file, after checking that it reads."""
+    """Register a file, directory or glob as a table.
+
+    The file is read first, so a missing or malformed file leaves the catalog file unchanged.
+    Key=value folder names of Parquet files become columns, but those of CSV files do not.
+    """
     from gsql.catalogs import load_catalog, save_catalog, source_from_path
 
     options: dict[str, Any] = {
@@ -568,7 +579,10 @@ def tables(
     ctx: typer.Context,
     format_: _FormatOption = None,
 ) -> None:
-    """List the tables of the catalog file: name, format and one row per path."""
+    """List the tables of the catalog file.
+
+    Print the name, format and path of each table, one row per path.
+    """
     import pyarrow as pa
 
     from gsql.catalogs import load_catalog
@@ -595,7 +609,10 @@ def describe(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Table name.")],
     format_: _FormatOption = None,
 ) -> None:
-    """Show the columns and types of a catalog table, and its row count when cheap to know."""
+    """Show the columns and types of a catalog table.
+
+    In table format, a last line gives the row count of Parquet tables, which store it.
+    """
     import pyarrow as pa
 
     from gsql.catalogs import load_catalog
@@ -622,7 +639,10 @@ def drop(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Table name.")],
 ) -> None:
-    """Remove a table from the catalog file, leaving its files in place."""
+    """Remove a table from the catalog file.
+
+    Its files are left in place.
+    """
     from gsql.catalogs import load_catalog, save_catalog
 
     catalog_path = _catalog_path(ctx)
