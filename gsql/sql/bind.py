@@ -22,6 +22,7 @@ from sqlglot.schema import MappingSchema, normalize_name
 
 from gsql.catalogs import Catalog, TableSource, source_from_path, source_from_table_function
 from gsql.errors import BindError, UnsupportedError, suggest
+from gsql.sql.clauses import check_clauses
 from gsql.sql.joins import check_using_columns, coalesce_using_chains, mark_asof_using
 from gsql.types import sql_type
 
@@ -75,6 +76,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         column_names[name] = columns
         mapping[exp.to_identifier(name).sql(dialect)] = types
 
+    plain_tables = {name: list(columns) for name, columns in column_names.items() if name.lower() not in cte_names}
+    check_clauses(expression, plain_tables)
     _alias_subquery_outputs(expression)
     if dialect == "duckdb":
         _name_unnamed_subqueries(expression)
