@@ -166,11 +166,21 @@ def gen_lateral(rng: random.Random) -> tuple[str, bool]:
     elif shape == 4:
         body = f"SELECT {inner}.{value} AS x FROM {inner} WHERE {where} ORDER BY {inner}.{value} NULLS FIRST, {inner}.id LIMIT {rng.randint(0, 2)}"
     elif shape == 5:
-        body = f"SELECT t1.a * 2 AS x"
+        body = _pick(
+            rng,
+            [
+                "SELECT t1.a * 2 AS x",
+                f"SELECT t1.a AS x UNION ALL SELECT {inner}.{value} FROM {inner} WHERE {where}",
+                f"SELECT {inner}.{value} AS x, ROW_NUMBER() OVER (ORDER BY {inner}.id) AS rn FROM {inner} WHERE {where}",
+                f"SELECT {inner}.a AS x FROM {inner} WHERE {where} AND EXISTS (SELECT 1 FROM t3 WHERE t3.a = t1.a)",
+                f"SELECT {inner}.a AS x, SUM({inner}.{value}) AS n FROM {inner} WHERE {where} GROUP BY {inner}.a HAVING COUNT(*) > 1",
+                f"SELECT {inner}.a AS x FROM {inner} WHERE {inner}.a IN (SELECT t3.a FROM t3 WHERE t3.b > t1.b)",
+            ],
+        )
     else:
         body = f"SELECT MAX({inner}.{value}) AS x FROM {inner} WHERE {where}"
     columns = "t1.id, q.*"
-    form = rng.randrange(4)
+    form = rng.randrange(6)
     if form == 0:
         sql = f"SELECT {columns} FROM t1, LATERAL ({body}) q"
     elif form == 1:
@@ -178,8 +188,13 @@ def gen_lateral(rng: random.Random) -> tuple[str, bool]:
     elif form == 2:
         on = _pick(rng, ["true", "q.x > 0", "q.x IS NULL", "t1.a = 2"])
         sql = f"SELECT {columns} FROM t1 LEFT JOIN LATERAL ({body}) q ON {on}"
-    else:
+    elif form == 3:
         sql = f"SELECT {columns} FROM t1 CROSS JOIN LATERAL ({body}) q JOIN t3 ON t3.a = t1.a"
+    elif form == 4:
+        sql = f"SELECT {columns}, q2.y FROM t1, LATERAL ({body}) q, LATERAL (SELECT q.x + t1.id AS y) q2"
+    else:
+        body = body.replace("t1.", "t0.")
+        sql = f"SELECT t1.id, t0.id, q.* FROM t1 JOIN t1 t0 ON t0.a = t1.a, LATERAL ({body}) q"
     if rng.random() < 0.3:
         sql += f" WHERE t1.b {_pick(rng, ['>', '<', '<>'])} {rng.randint(-5, 25)}"
     return sql, False
@@ -278,7 +293,35 @@ def _correlated_predicate(rng: random.Random) -> str:
 
 
 def gen_correlated(rng: random.Random) -> tuple[str, bool]:
-    shape = rng.randrange(5)
+    shape = rng.randrange(7)
+    if shape == 5:
+        inner = _pick(rng, ["t2", "t3", "e"])
+        forms = [
+            f"SELECT t1.id FROM t1 WHERE EXISTS (SELECT 1 FROM {inner} WHERE {inner}.a = t1.a AND EXISTS (SELECT 1 FROM t3 WHERE t3.a = {inner}.a AND t3.id <> t1.id))",
+            f"SELECT t1.id FROM t1 WHERE t1.b > (SELECT MIN(t3.b) FROM t3 WHERE t3.id IN (SELECT {inner}.id FROM {inner} WHERE {inner}.a = t1.a))",
+            f"SELECT t1.a, COUNT(*) FROM t1 GROUP BY t1.a HAVING COUNT(*) {_pick(rng, ['>', '<=', '='])} (SELECT COUNT(*) FROM {inner} WHERE {inner}.a = t1.a)",
+            f"SELECT t1.a FROM t1 GROUP BY t1.a HAVING EXISTS (SELECT 1 FROM {inner} WHERE {inner}.id * 10 > SUM(t1.b))",
+            f"SELECT t1.id, CASE WHEN t1.a > 1 THEN (SELECT MAX({inner}.id) FROM {inner} WHERE {inner}.a = t1.a) ELSE -1 END FROM t1",
+            f"SELECT t1.id FROM t1 WHERE t1.a IN (SELECT t1.b / 10 FROM {inner})",
+            f"SELECT t1.id FROM t1 WHERE t1.a NOT IN (SELECT {inner}.a FROM {inner} WHERE {inner}.id = t1.id) OR t1.s = 'y'",
+            f"SELECT t1.id, (SELECT MAX(t1.a) FROM {inner} WHERE {inner}.a = t1.a) FROM t1",
+            f"SELECT t1.id FROM t1 WHERE (SELECT COUNT(*) FROM {inner} WHERE {inner}.a = t1.a) = 0",
+            f"SELECT t1.id, (SELECT COUNT(*) FROM {inner} WHERE {inner}.a = t1.a) + (SELECT COUNT(*) FROM t3 WHERE t3.a = t1.a) FROM t1",
+            f"SELECT t1.s, (SELECT MAX(t1.b) + COUNT(*) FROM {inner} WHERE {inner}.s = t1.s) FROM t1 GROUP BY t1.s",
+            f"SELECT t1.id FROM t1 ORDER BY (SELECT COUNT(*) FROM {inner} WHERE {inner}.a <= t1.a), t1.id",
+        ]
+        return _pick(rng, forms), False
+    if shape == 6:
+        inner = _pick(rng, ["t2", "t3", "e"])
+        value = {"t2": "c", "t3": "b", "e": "c"}[inner]
+        forms = [
+            f"SELECT t1.id, (t1.a, t1.b) IN (SELECT {inner}.a, {inner}.{value} / 10 FROM {inner}) FROM t1",
+            f"SELECT t1.id, (t1.a, t1.b) {_pick(rng, ['<', '>', '<=', '>=', '<>'])} ANY (SELECT {inner}.a, {inner}.{value} / 10 FROM {inner}) FROM t1",
+            f"SELECT t1.id, (t1.a, t1.s) {_pick(rng, ['<', '>', '=', '<>'])} ALL (SELECT {inner}.a, 'y' FROM {inner}) FROM t1",
+            f"SELECT t1.id, (t1.a, t1.b) NOT IN (SELECT {inner}.a, {inner}.{value} / 10 FROM {inner} WHERE {inner}.a IS NOT NULL) FROM t1",
+            f"SELECT t1.id, (t1.a, 10) = ANY (SELECT {inner}.a, {inner}.{value} FROM {inner}) FROM t1",
+        ]
+        return _pick(rng, forms), False
     if shape == 0:
         predicate = _correlated_predicate(rng)
         if rng.random() < 0.4:
@@ -332,7 +375,7 @@ def gen_windows(rng: random.Random) -> tuple[str, bool]:
         temporal = False
         if kind == "RANGE" and rng.random() < 0.7:
             # RANGE offsets need a single numeric or temporal ORDER BY key.
-            key = _pick(rng, ["a", "b", "d"])
+            key = _pick(rng, ["a", "b", "d", "f"])
             order = f"ORDER BY {key}{direction}"
             temporal = key == "d"
 
@@ -366,6 +409,24 @@ def gen_windows(rng: random.Random) -> tuple[str, bool]:
         "FIRST_VALUE(s)",
         "STRING_AGG(s, ',' ORDER BY s, id)",
         "BOOL_OR(a > 1)",
+        "BOOL_AND(b > 0)",
+        "STDDEV_SAMP(b)",
+        "VAR_POP(f)",
+        "MEDIAN(b)",
+        "QUANTILE_DISC(a, 0.25)",
+        "MODE(a)",
+        "BIT_XOR(b)",
+        "BIT_AND(a)",
+        "CORR(b, a)",
+        "COVAR_SAMP(b, f)",
+        "REGR_SLOPE(b, a)",
+        "REGR_COUNT(b, a)",
+        "AVG(DISTINCT f)",
+        "COUNT(DISTINCT s) FILTER (WHERE b > 0)",
+        "LAST_VALUE(s IGNORE NULLS)",
+        "NTH_VALUE(b, 1)",
+        "SUM(f)",
+        "MIN(d)",
     ]
     function = _pick(rng, functions)
     sql_windows = [f"{function} OVER ({over})"]
@@ -433,6 +494,9 @@ def gen_planner(rng: random.Random) -> tuple[str, bool]:
                     f"x{left}.id + x{right}.id < {rng.randint(2, 9)}",
                     f"x{left}.a IN (1, 2, NULL)",
                     f"NOT (x{left}.a < 2 OR x{right}.id = 2)",
+                    f"(x{left}.a = x{right}.a OR x{left}.a IS NULL)",
+                    f"x{left}.id IS NULL",
+                    f"COALESCE(x{left}.a, 0) = COALESCE(x{right}.a, 0)",
                 ],
             )
         )
@@ -445,7 +509,8 @@ def gen_planner(rng: random.Random) -> tuple[str, bool]:
     else:
         pieces = [names[0]]
         for index in range(1, count):
-            pieces.append(f"JOIN {names[index]} ON {conditions[index - 1]}")
+            kind = _pick(rng, ["JOIN", "JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"])
+            pieces.append(f"{kind} {names[index]} ON {conditions[index - 1]}")
         from_clause = " ".join(pieces)
         where = " AND ".join(extra)
     columns = [f"x{index}.id" for index in range(count)]
