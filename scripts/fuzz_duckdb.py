@@ -222,6 +222,9 @@ def gen_asof(rng: random.Random) -> tuple[str, bool]:
                 ],
             )
         )
+    if rng.random() < 0.2:
+        conditions[-1 if inequality == conditions[-1] else 0] = f"l.t + 0.5 {op} r.t"
+        conditions = [c for c in conditions if c != inequality] + ([] if any("0.5" in c for c in conditions) else [f"l.t + 0.5 {op} r.t"])
     rng.shuffle(conditions)
     sql = f"SELECT l.id, r.id, r.v FROM l {kind} {right}{alias} ON {' AND '.join(conditions)}"
     if rng.random() < 0.3:
@@ -445,6 +448,11 @@ def gen_windows(rng: random.Random) -> tuple[str, bool]:
         )
         sql_windows.append(ranking)
     sql = f"SELECT id, {', '.join(sql_windows)} FROM t1"
+    if rng.random() < 0.1:
+        sql = f"SELECT id, {', '.join(sql_windows)} FROM (SELECT * FROM t1 WHERE id > 100) t1"
+    elif rng.random() < 0.1:
+        group_over = f"ORDER BY a{direction}" + _pick(rng, ["", " ROWS BETWEEN 1 PRECEDING AND CURRENT ROW", " RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING", " GROUPS BETWEEN CURRENT ROW AND 1 FOLLOWING EXCLUDE CURRENT ROW"])
+        return f"SELECT a, SUM(SUM(b)) OVER ({group_over}), COUNT(*) FILTER (WHERE s = 'y') FROM t1 GROUP BY a", False
     if rng.random() < 0.2:
         sql += f" QUALIFY {sql_windows[0]} IS NOT NULL"
     return sql, False
@@ -539,6 +547,16 @@ def gen_topn(rng: random.Random) -> tuple[str, bool]:
     sql = f"SELECT id, a, b, f, s FROM t1"
     if rng.random() < 0.4:
         sql += f" WHERE b > {rng.randint(-10, 20)} AND a IS NOT NULL OR s = 'y'"
+    if rng.random() < 0.3:
+        # Only the sort keys are selected, so tied rows are equal and the order is still total.
+        keys = [key for key in keys if key not in ("f",)] or ["a"]
+        parts = parts[: len(keys)]
+        parts = [f"{key}{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' DESC NULLS FIRST'])}" for key in keys]
+        distinct = _pick(rng, ["", "DISTINCT "])
+        sql = f"SELECT {distinct}{', '.join(keys)} FROM t1"
+    elif rng.random() < 0.2:
+        sql = "SELECT id, a, b, f, s, w FROM (SELECT *, SUM(b) OVER (PARTITION BY a) AS w FROM t1) t1"
+        parts.insert(0, _pick(rng, ["w", "w DESC", "w NULLS FIRST"]))
     sql += f" ORDER BY {', '.join(parts)} LIMIT {rng.randint(0, 8)}"
     if rng.random() < 0.5:
         sql += f" OFFSET {rng.randint(0, 7)}"
