@@ -5,7 +5,7 @@ tables. Results are compared as multisets, or as lists when the query's outermos
 every output column. A gsql `UnsupportedError` or `BindError` counts as a refusal, not a wrong
 result. Any other gsql error on a query that DuckDB runs is listed as an error.
 
-Usage: `python scripts/fuzz_duckdb.py --seed 1 --count 200 [--group windows] [--show]`.
+Usage, from the repository root: `PYTHONPATH=. python scripts/fuzz_duckdb.py --seed 1 --count 200 [--group windows] [--show]`.
 """
 
 from __future__ import annotations
@@ -291,6 +291,8 @@ def _correlated_predicate(rng: random.Random) -> str:
         f"t1.a IN (SELECT d.a FROM (SELECT {inner}.a, ROW_NUMBER() OVER (PARTITION BY {inner}.a ORDER BY {inner}.id) AS rn FROM {inner} WHERE {where}) d WHERE d.rn = 1)",
         f"t1.a NOT IN (SELECT {inner}.a FROM {inner} WHERE {where} QUALIFY ROW_NUMBER() OVER (ORDER BY {inner}.id) <= {rng.randint(1, 3)})",
         f"t1.b {_pick(rng, ['<', '>'])} (SELECT SUM({inner}.{value}) FROM {inner} WHERE {inner}.a = t1.a) / 10",
+        f"t1.f {_pick(rng, ['IN', 'NOT IN'])} (SELECT x.f FROM t1 x WHERE x.{_pick(rng, ['id', 'a', 's'])} {_pick(rng, OPS[:6])} t1.{_pick(rng, ['id', 'a', 's'])})",
+        f"t1.f {_pick(rng, OPS[:6])} {_pick(rng, ['ANY', 'ALL'])} (SELECT x.f FROM t1 x WHERE x.id <> t1.id)",
     ]
     return _pick(rng, choices)
 

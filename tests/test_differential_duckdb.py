@@ -70,6 +70,10 @@ FOUND_QUERIES = [
     "SELECT x, VAR_POP(y) OVER (ORDER BY x ROWS BETWEEN 40 PRECEDING AND 40 FOLLOWING) FROM long",
     "SELECT id, REGR_SXX(f, f) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) FROM t1",
     "SELECT id, REGR_SYY(f, b) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) FROM t1",
+    # NaN equals NaN in a correlated IN, as it does in `=`.
+    "SELECT t1.id, t1.f IN (SELECT f FROM t1 x WHERE x.id < t1.id) FROM t1",
+    "SELECT t1.id FROM t1 WHERE t1.f NOT IN (SELECT f FROM t1 x WHERE x.id < t1.id)",
+    "SELECT t1.id, t1.f = ANY (SELECT x.f FROM t1 x WHERE x.s = t1.s AND x.id <> t1.id) FROM t1",
 ]
 
 
