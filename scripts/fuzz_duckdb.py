@@ -208,7 +208,11 @@ def gen_asof(rng: random.Random) -> tuple[str, bool]:
     conditions = []
     if rng.random() < 0.85:
         conditions.append(_pick(rng, ["l.k = r.k", "r.k = l.k", "l.k IS NOT DISTINCT FROM r.k"]))
-    inequality = f"l.t {op} r.t" if rng.random() < 0.7 else f"r.t {'<=' if op == '>=' else '>=' if op == '<=' else '<' if op == '>' else '>'} l.t"
+    inequality = (
+        f"l.t {op} r.t"
+        if rng.random() < 0.7
+        else f"r.t {'<=' if op == '>=' else '>=' if op == '<=' else '<' if op == '>' else '>'} l.t"
+    )
     conditions.append(inequality)
     if rng.random() < 0.5:
         conditions.append(
@@ -224,7 +228,9 @@ def gen_asof(rng: random.Random) -> tuple[str, bool]:
         )
     if rng.random() < 0.2:
         conditions[-1 if inequality == conditions[-1] else 0] = f"l.t + 0.5 {op} r.t"
-        conditions = [c for c in conditions if c != inequality] + ([] if any("0.5" in c for c in conditions) else [f"l.t + 0.5 {op} r.t"])
+        conditions = [c for c in conditions if c != inequality] + (
+            [] if any("0.5" in c for c in conditions) else [f"l.t + 0.5 {op} r.t"]
+        )
     rng.shuffle(conditions)
     sql = f"SELECT l.id, r.id, r.v FROM l {kind} {right}{alias} ON {' AND '.join(conditions)}"
     if rng.random() < 0.3:
@@ -254,7 +260,12 @@ def gen_outer_on_subquery(rng: random.Random) -> tuple[str, bool]:
 
 def gen_using(rng: random.Random) -> tuple[str, bool]:
     kinds = ["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"]
-    sources = ["(SELECT a, b FROM t1)", "(SELECT a, c FROM t2)", "(SELECT a, b AS c FROM t3)", "(SELECT a, b FROM e)"]
+    sources = [
+        "(SELECT a, b FROM t1)",
+        "(SELECT a, c FROM t2)",
+        "(SELECT a, b AS c FROM t3)",
+        "(SELECT a, b FROM e)",
+    ]
     count = rng.randint(2, 4)
     parts = [f"{_pick(rng, sources)} q0"]
     for index in range(1, count):
@@ -336,7 +347,9 @@ def gen_correlated(rng: random.Random) -> tuple[str, bool]:
         return f"SELECT t1.id, {_correlated_predicate(rng)} FROM t1", False
     if shape == 2:
         inner = _pick(rng, ["t2", "t3", "e"])
-        aggregate = _pick(rng, ["MAX(t1.a)", "SUM(t1.b)", "COUNT(t1.a)", "MIN(t1.b + 1)", "COUNT(*)"])
+        aggregate = _pick(
+            rng, ["MAX(t1.a)", "SUM(t1.b)", "COUNT(t1.a)", "MIN(t1.b + 1)", "COUNT(*)"]
+        )
         forms = [
             f"SELECT (SELECT {aggregate}) FROM t1",
             f"SELECT t1.a, (SELECT {aggregate}) FROM t1 GROUP BY t1.a",
@@ -388,7 +401,13 @@ def gen_windows(rng: random.Random) -> tuple[str, bool]:
             amount = rng.randint(0, 2)
             return f"INTERVAL {amount} DAY" if temporal else str(amount)
 
-        bounds = ["UNBOUNDED PRECEDING", f"{offset()} PRECEDING", "CURRENT ROW", f"{offset()} FOLLOWING", "UNBOUNDED FOLLOWING"]
+        bounds = [
+            "UNBOUNDED PRECEDING",
+            f"{offset()} PRECEDING",
+            "CURRENT ROW",
+            f"{offset()} FOLLOWING",
+            "UNBOUNDED FOLLOWING",
+        ]
         if kind == "RANGE" and order.count(",") > 0:
             bounds = [bounds[0], bounds[2], bounds[2], bounds[4]]
         start = rng.randrange(len(bounds) - 1)
@@ -453,8 +472,19 @@ def gen_windows(rng: random.Random) -> tuple[str, bool]:
     if rng.random() < 0.1:
         sql = f"SELECT id, {', '.join(sql_windows)} FROM (SELECT * FROM t1 WHERE id > 100) t1"
     elif rng.random() < 0.1:
-        group_over = f"ORDER BY a{direction}" + _pick(rng, ["", " ROWS BETWEEN 1 PRECEDING AND CURRENT ROW", " RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING", " GROUPS BETWEEN CURRENT ROW AND 1 FOLLOWING EXCLUDE CURRENT ROW"])
-        return f"SELECT a, SUM(SUM(b)) OVER ({group_over}), COUNT(*) FILTER (WHERE s = 'y') FROM t1 GROUP BY a", False
+        group_over = f"ORDER BY a{direction}" + _pick(
+            rng,
+            [
+                "",
+                " ROWS BETWEEN 1 PRECEDING AND CURRENT ROW",
+                " RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING",
+                " GROUPS BETWEEN CURRENT ROW AND 1 FOLLOWING EXCLUDE CURRENT ROW",
+            ],
+        )
+        return (
+            f"SELECT a, SUM(SUM(b)) OVER ({group_over}), COUNT(*) FILTER (WHERE s = 'y') FROM t1 GROUP BY a",
+            False,
+        )
     if rng.random() < 0.2:
         sql += f" QUALIFY {sql_windows[0]} IS NOT NULL"
     return sql, False
@@ -481,7 +511,9 @@ def _join_tables(rng: random.Random, count: int) -> tuple[list[str], list[str]]:
     conditions = []
     for index in range(1, count):
         other = rng.randrange(index)
-        conditions.append(f"x{index}.{_pick(rng, ['a', 'id'])} = x{other}.{_pick(rng, ['a', 'id'])}")
+        conditions.append(
+            f"x{index}.{_pick(rng, ['a', 'id'])} = x{other}.{_pick(rng, ['a', 'id'])}"
+        )
     return names, conditions
 
 
@@ -531,7 +563,9 @@ def gen_planner(rng: random.Random) -> tuple[str, bool]:
     if rng.random() < 0.5:
         keys = []
         for index in range(count):
-            keys.append(f"x{index}.id{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' DESC NULLS LAST'])}")
+            keys.append(
+                f"x{index}.id{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' DESC NULLS LAST'])}"
+            )
         rng.shuffle(keys)
         sql += " ORDER BY " + ", ".join(keys)
         sql += f" LIMIT {rng.randint(0, 6)}"
@@ -544,20 +578,27 @@ def gen_planner(rng: random.Random) -> tuple[str, bool]:
 def gen_topn(rng: random.Random) -> tuple[str, bool]:
     # Ties and NULLs in the leading keys; `id` ends every ORDER BY so the order is total.
     keys = rng.sample(["a", "b", "f", "s", "d", "a % 2", "-b"], rng.randint(1, 3))
-    parts = [f"{key}{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' NULLS LAST', ' DESC NULLS FIRST'])}" for key in keys]
+    parts = [
+        f"{key}{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' NULLS LAST', ' DESC NULLS FIRST'])}"
+        for key in keys
+    ]
     parts.append(f"id{_pick(rng, ['', ' DESC'])}")
-    sql = f"SELECT id, a, b, f, s FROM t1"
+    sql = "SELECT id, a, b, f, s FROM t1"
     if rng.random() < 0.4:
         sql += f" WHERE b > {rng.randint(-10, 20)} AND a IS NOT NULL OR s = 'y'"
     if rng.random() < 0.3:
         # Only the sort keys are selected, so tied rows are equal and the order is still total.
         keys = [key for key in keys if key not in ("f",)] or ["a"]
         parts = parts[: len(keys)]
-        parts = [f"{key}{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' DESC NULLS FIRST'])}" for key in keys]
+        parts = [
+            f"{key}{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' DESC NULLS FIRST'])}" for key in keys
+        ]
         distinct = _pick(rng, ["", "DISTINCT "])
         sql = f"SELECT {distinct}{', '.join(keys)} FROM t1"
     elif rng.random() < 0.2:
-        sql = "SELECT id, a, b, f, s, w FROM (SELECT *, SUM(b) OVER (PARTITION BY a) AS w FROM t1) t1"
+        sql = (
+            "SELECT id, a, b, f, s, w FROM (SELECT *, SUM(b) OVER (PARTITION BY a) AS w FROM t1) t1"
+        )
         parts.insert(0, _pick(rng, ["w", "w DESC", "w NULLS FIRST"]))
     sql += f" ORDER BY {', '.join(parts)} LIMIT {rng.randint(0, 8)}"
     if rng.random() < 0.5:
@@ -595,7 +636,14 @@ def make_duck() -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def compare(context: gsql.Context, duck: duckdb.DuckDBPyConnection, sql: str, ordered: bool, group: str, outcome: Outcome) -> None:
+def compare(
+    context: gsql.Context,
+    duck: duckdb.DuckDBPyConnection,
+    sql: str,
+    ordered: bool,
+    group: str,
+    outcome: Outcome,
+) -> None:
     """Run one query on both sides and record how the results relate."""
     try:
         expected = duck.sql(sql).fetchall()
@@ -605,7 +653,7 @@ def compare(context: gsql.Context, duck: duckdb.DuckDBPyConnection, sql: str, or
         duck_error = error
     try:
         actual = context.sql(sql).rows()
-    except (UnsupportedError, BindError) as error:
+    except (UnsupportedError, BindError):
         outcome.counts[f"{group}:refused"] += 1
         if duck_error is None:
             outcome.counts["refused"] += 1
@@ -651,15 +699,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1, help="seed of the query generator")
     parser.add_argument("--count", type=int, default=100, help="queries per feature group")
-    parser.add_argument("--group", action="append", choices=sorted(GENERATORS), help="feature group to run; repeat for several")
+    parser.add_argument(
+        "--group",
+        action="append",
+        choices=sorted(GENERATORS),
+        help="feature group to run; repeat for several",
+    )
     parser.add_argument("--show", action="store_true", help="print the gsql errors too")
     args = parser.parse_args(argv)
     outcome = run(args.seed, args.count, args.group)
     for group in args.group or list(GENERATORS):
-        counts = {kind: outcome.counts[f"{group}:{kind}"] for kind in ("run", "same", "refused", "error", "both_fail", "wrong")}
+        counts = {
+            kind: outcome.counts[f"{group}:{kind}"]
+            for kind in ("run", "same", "refused", "error", "both_fail", "wrong")
+        }
         print(group, counts)
     for group, sql, actual, expected in outcome.wrong:
-        print(f"WRONG [{group}] {sql}\n  gsql:   {sorted(map(repr, actual))[:12]}\n  duckdb: {expected if isinstance(expected, str) else sorted(map(repr, expected))[:12]}")
+        print(
+            f"WRONG [{group}] {sql}\n  gsql:   {sorted(map(repr, actual))[:12]}\n  duckdb: {expected if isinstance(expected, str) else sorted(map(repr, expected))[:12]}"
+        )
     if args.show:
         for group, sql, message in outcome.errors:
             print(f"ERROR [{group}] {sql}\n  {message[:300]}")

@@ -416,7 +416,10 @@ def _correlated_mark(backend: PandasBackend, node: plan.MarkJoin, left: pa.Table
 
     probe, value = _coerce_arrays(pairs.column(node.probe_left), pairs.column(node.probe_right))
     # NaN equals NaN in DuckDB, so `x IN (subquery)` must not use IEEE equality on DOUBLEs.
-    matches = compare_floats("equal", probe, value) if pa.types.is_floating(probe.type) else pc.equal(probe, value)
+    if pa.types.is_floating(probe.type):
+        matches = compare_floats("equal", probe, value)
+    else:
+        matches = pc.equal(probe, value)
     equal = pc.fill_null(matches, False)
     unknown = pc.or_(pc.is_null(probe), pc.is_null(value))
     has_match = pc.is_in(positions, value_set=_row_set(pc.filter(matched_rows, equal)))

@@ -434,7 +434,9 @@ def _grouped(call: plan.WindowCall, group: np.ndarray, values: pa.Array, count: 
     return pc.if_else(pa.array(slots < 0), missing, taken)
 
 
-def _single_value_spread(spread: pa.Array, group: np.ndarray, values: pa.Array, count: int) -> pa.Array:
+def _single_value_spread(
+    spread: pa.Array, group: np.ndarray, values: pa.Array, count: int
+) -> pa.Array:
     """Set a population variance or deviation to 0.0 in frames with one non-NULL value.
 
     DuckDB 2.0 returns 0.0 there even when the value is NaN, where Arrow's kernel returns NaN.
