@@ -89,7 +89,38 @@ TABLES = {
     ),
 }
 
-ONE_TABLES = ["t1", "t2", "t3", "e"]
+
+def _big_table(rows: int = 240) -> pa.Table:
+    """Build a table large enough for the top-N path and the per-frame window loops.
+
+    Values repeat, so sort keys tie. Every 7th `a`, 11th `s` and 13th `f` is NULL, and every
+    17th `f` is NaN.
+    """
+    generator = random.Random(99)
+    a = [None if i % 7 == 3 else generator.randint(-5, 20) for i in range(rows)]
+    b = [generator.randint(-50, 50) for _ in range(rows)]
+    f = [
+        None if i % 13 == 5 else float("nan") if i % 17 == 2 else generator.randint(-8, 8) / 2
+        for i in range(rows)
+    ]
+    s = [
+        None if i % 11 == 4 else generator.choice(["", "x", "y", "z", "xy", "Y"])
+        for i in range(rows)
+    ]
+    d = [None if i % 19 == 7 else generator.randint(0, 30) for i in range(rows)]
+    return pa.table(
+        {
+            "id": pa.array(range(1, rows + 1), I64),
+            "a": pa.array(a, I64),
+            "b": pa.array(b, I64),
+            "f": pa.array(f, pa.float64()),
+            "s": pa.array(s, pa.string()),
+            "d": _timestamps(d),
+        }
+    )
+
+
+TABLES["big"] = _big_table()
 
 
 @dataclass
@@ -453,6 +484,11 @@ def gen_windows(rng: random.Random) -> tuple[str, bool]:
         "MIN(d)",
     ]
     function = _pick(rng, functions)
+    if ", id" not in order and function.startswith(
+        ("FIRST_VALUE", "LAST_VALUE", "NTH_VALUE", "MODE")
+    ):
+        # These pick one row of a frame, so tied sort keys would leave the result arbitrary.
+        function = _pick(rng, functions[:9])
     sql_windows = [f"{function} OVER ({over})"]
     if rng.random() < 0.3:
         ranking = _pick(
@@ -468,7 +504,7 @@ def gen_windows(rng: random.Random) -> tuple[str, bool]:
             ],
         )
         sql_windows.append(ranking)
-    sql = f"SELECT id, {', '.join(sql_windows)} FROM t1"
+    sql = f"SELECT id, {', '.join(sql_windows)} FROM {_pick(rng, ['t1', 't1', 'big'])}"
     if rng.random() < 0.1:
         sql = f"SELECT id, {', '.join(sql_windows)} FROM (SELECT * FROM t1 WHERE id > 100) t1"
     elif rng.random() < 0.1:
@@ -583,7 +619,8 @@ def gen_topn(rng: random.Random) -> tuple[str, bool]:
         for key in keys
     ]
     parts.append(f"id{_pick(rng, ['', ' DESC'])}")
-    sql = "SELECT id, a, b, f, s FROM t1"
+    table = _pick(rng, ["t1", "big", "big"])
+    sql = f"SELECT id, a, b, f, s FROM {table}"
     if rng.random() < 0.4:
         sql += f" WHERE b > {rng.randint(-10, 20)} AND a IS NOT NULL OR s = 'y'"
     if rng.random() < 0.3:
@@ -594,15 +631,14 @@ def gen_topn(rng: random.Random) -> tuple[str, bool]:
             f"{key}{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' DESC NULLS FIRST'])}" for key in keys
         ]
         distinct = _pick(rng, ["", "DISTINCT "])
-        sql = f"SELECT {distinct}{', '.join(keys)} FROM t1"
+        sql = f"SELECT {distinct}{', '.join(keys)} FROM {table}"
     elif rng.random() < 0.2:
-        sql = (
-            "SELECT id, a, b, f, s, w FROM (SELECT *, SUM(b) OVER (PARTITION BY a) AS w FROM t1) t1"
-        )
+        sql = f"SELECT id, a, b, f, s, w FROM (SELECT *, SUM(b) OVER (PARTITION BY a) AS w FROM {table}) t1"
         parts.insert(0, _pick(rng, ["w", "w DESC", "w NULLS FIRST"]))
-    sql += f" ORDER BY {', '.join(parts)} LIMIT {rng.randint(0, 8)}"
+    limit = rng.randint(0, 8) if table == "t1" else rng.choice([0, 1, 3, 10, 25, 59])
+    sql += f" ORDER BY {', '.join(parts)} LIMIT {limit}"
     if rng.random() < 0.5:
-        sql += f" OFFSET {rng.randint(0, 7)}"
+        sql += f" OFFSET {rng.randint(0, 7) if table == 't1' else rng.choice([1, 5, 20])}"
     return sql, True
 
 
