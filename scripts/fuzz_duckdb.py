@@ -99,10 +99,14 @@ def _big_table(rows: int = 240) -> pa.Table:
     generator = random.Random(99)
     a = [None if i % 7 == 3 else generator.randint(-5, 20) for i in range(rows)]
     b = [generator.randint(-50, 50) for _ in range(rows)]
-    f = [
-        None if i % 13 == 5 else float("nan") if i % 17 == 2 else generator.randint(-8, 8) / 2
-        for i in range(rows)
-    ]
+    f = []
+    for i in range(rows):
+        if i % 13 == 5:
+            f.append(None)
+        elif i % 17 == 2:
+            f.append(float("nan"))
+        else:
+            f.append(generator.randint(-8, 8) / 2)
     s = [
         None if i % 11 == 4 else generator.choice(["", "x", "y", "z", "xy", "Y"])
         for i in range(rows)
@@ -152,14 +156,14 @@ def _normalize_value(value: object) -> object:
     return value
 
 
-def _normalize_rows(rows: list[tuple]) -> list[tuple]:
+def normalize_rows(rows: list[tuple]) -> list[tuple]:
     return [tuple(_normalize_value(v) for v in row) for row in rows]
 
 
 # Query generators ------------------------------------------------------------------------------
 #
-# Each generator returns (sql, ordered): `ordered` is true when the outermost ORDER BY fixes the
-# order of every row.
+# Each generator returns a pair (sql, ordered). `ordered` is true when the outermost ORDER BY
+# fixes the order of every row.
 
 OPS = ["=", "<", "<=", ">", ">=", "<>", "IS NOT DISTINCT FROM", "IS DISTINCT FROM"]
 
@@ -612,7 +616,7 @@ def gen_planner(rng: random.Random) -> tuple[str, bool]:
 
 
 def gen_topn(rng: random.Random) -> tuple[str, bool]:
-    # Ties and NULLs in the leading keys; `id` ends every ORDER BY so the order is total.
+    # The leading keys have ties and NULLs. `id` ends every ORDER BY, so the order is total.
     keys = rng.sample(["a", "b", "f", "s", "d", "a % 2", "-b"], rng.randint(1, 3))
     parts = [
         f"{key}{_pick(rng, ['', ' DESC', ' NULLS FIRST', ' NULLS LAST', ' DESC NULLS FIRST'])}"
@@ -705,8 +709,8 @@ def compare(
         outcome.counts[f"{group}:wrong"] += 1
         outcome.wrong.append((group, sql, actual, f"DuckDB raised {duck_error}"))
         return
-    left = _normalize_rows(actual)
-    right = _normalize_rows(expected)
+    left = normalize_rows(actual)
+    right = normalize_rows(expected)
     same = left == right if ordered else Counter(left) == Counter(right)
     if same:
         outcome.counts[f"{group}:same"] += 1

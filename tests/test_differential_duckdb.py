@@ -57,8 +57,8 @@ def duck() -> duckdb.DuckDBPyConnection:
 
 
 def assert_same_multiset(context: gsql.Context, duck: duckdb.DuckDBPyConnection, sql: str) -> None:
-    actual = fuzz._normalize_rows(context.sql(sql).rows())
-    expected = fuzz._normalize_rows(duck.sql(sql).fetchall())
+    actual = fuzz.normalize_rows(context.sql(sql).rows())
+    expected = fuzz.normalize_rows(duck.sql(sql).fetchall())
     assert Counter(actual) == Counter(expected)
 
 
