@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type
+from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type, compare_floats
 import gsql.engine.arrow_functions  # noqa: F401  (registers the function kernels)
 from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
@@ -415,7 +415,12 @@ def _correlated_mark(backend: PandasBackend, node: plan.MarkJoin, left: pa.Table
         return pa.chunked_array([pc.is_in(positions, value_set=_row_set(matched_rows))])
 
     probe, value = _coerce_arrays(pairs.column(node.probe_left), pairs.column(node.probe_right))
-    equal = pc.fill_null(pc.equal(probe, value), False)
+    # NaN equals NaN in DuckDB, so `x IN (subquery)` must not use IEEE equality on DOUBLEs.
+    if pa.types.is_floating(probe.type):
+        matches = compare_floats("equal", probe, value)
+    else:
+        matches = pc.equal(probe, value)
+    equal = pc.fill_null(matches, False)
     unknown = pc.or_(pc.is_null(probe), pc.is_null(value))
     has_match = pc.is_in(positions, value_set=_row_set(pc.filter(matched_rows, equal)))
     has_unknown = pc.is_in(positions, value_set=_row_set(pc.filter(matched_rows, unknown)))

@@ -304,9 +304,7 @@ def _frame_loop_function(call: plan.WindowCall, values: pa.Array):
     if name in ("stddev_samp", "stddev_pop", "var_samp", "var_pop") and numeric:
         ddof = 1 if name.endswith("samp") else 0
         kernel = pc.stddev if name.startswith("stddev") else pc.variance
-        return pa.float64(), lambda frame: kernel(
-            frame.cast(pa.float64()), ddof=ddof, min_count=1
-        ).as_py()
+        return pa.float64(), lambda frame: _spread(kernel, frame, ddof)
     if name in ("median", "percentile_cont") and numeric:
         fraction = call.options.get("fraction", 0.5)
         return pa.float64(), lambda frame: _continuous_percentile(frame, fraction)
@@ -314,6 +312,17 @@ def _frame_loop_function(call: plan.WindowCall, values: pa.Array):
         fraction = call.options["fraction"]
         return values.type, lambda frame: _discrete_percentile(frame, fraction)
     return None
+
+
+def _spread(kernel, frame: pa.Array, ddof: int) -> float | None:
+    """Return the variance or standard deviation of one frame's non-NULL values.
+
+    A population statistic of a single value is 0.0 even when that value is NaN, as in
+    DuckDB 2.0, where Arrow's kernel would return NaN.
+    """
+    if ddof == 0 and frame.null_count == len(frame) - 1:
+        return 0.0
+    return kernel(frame.cast(pa.float64()), ddof=ddof, min_count=1).as_py()
 
 
 def _continuous_percentile(frame: pa.Array, fraction: float) -> float | None:
@@ -420,7 +429,22 @@ def _grouped(call: plan.WindowCall, group: np.ndarray, values: pa.Array, count: 
     values_out = result.column("result").combine_chunks()
     taken = values_out.take(pa.array(np.maximum(slots, 0), pa.int64()))
     missing = pa.scalar(0 if call.function == "count" else None, values_out.type)
+    if call.function in ("var_pop", "stddev_pop") and not call.options.get("distinct"):
+        taken = _single_value_spread(taken, group, values, count)
     return pc.if_else(pa.array(slots < 0), missing, taken)
+
+
+def _single_value_spread(
+    spread: pa.Array, group: np.ndarray, values: pa.Array, count: int
+) -> pa.Array:
+    """Set a population variance or deviation to 0.0 in frames with one non-NULL value.
+
+    DuckDB 2.0 returns 0.0 there even when the value is NaN, where Arrow's kernel returns NaN.
+    NOTE: GROUP BY aggregates still return NaN for a group whose only value is NaN.
+    """
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    single = np.bincount(group[valid], minlength=count) == 1
+    return pc.if_else(pa.array(single), pa.scalar(0.0, spread.type), spread)
 
 
 def _pair_statistic(name: str, group: np.ndarray, y: pa.Array, x: pa.Array, count: int) -> pa.Array:
@@ -467,10 +491,11 @@ def _pair_result(name: str, n, mean_y, mean_x, syy, sxx, sxy) -> tuple[np.ndarra
         return mean_x, no_null
     if name == "regr_avgy":
         return mean_y, no_null
+    # DuckDB 2.0 gives 0.0 for the sums of squares of a single pair, even one with a NaN.
     if name == "regr_sxx":
-        return sxx, no_null
+        return np.where(n == 1, 0.0, sxx), no_null
     if name == "regr_syy":
-        return syy, no_null
+        return np.where(n == 1, 0.0, syy), no_null
     if name == "regr_sxy":
         return sxy, no_null
     if name == "regr_slope":
