@@ -119,7 +119,6 @@ ASOF_QUERIES = [
     "SELECT l.id, e.id FROM l ASOF LEFT JOIN e ON l.k = e.k AND l.t >= e.t",
     "SELECT l.id, e.id FROM l ASOF JOIN e ON l.k = e.k AND l.t >= e.t",
     "SELECT e.id, r.id FROM e ASOF LEFT JOIN r ON e.k = r.k AND e.t >= r.t",
-    "SELECT e.id, r.id FROM e ASOF FULL JOIN r ON e.k = r.k AND e.t >= r.t",
     "SELECT l.id, r.id, x.id FROM l ASOF JOIN r ON l.k = r.k AND l.t >= r.t JOIN l x ON x.id = r.id",
 ]
 
@@ -127,6 +126,13 @@ ASOF_QUERIES = [
 @pytest.mark.parametrize("sql", ASOF_QUERIES)
 def test_asof_join_matches_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)
+
+
+def test_asof_full_join_of_empty_left_keeps_right_rows(context):
+    # DuckDB 2.0.1 is not a usable oracle here: it sometimes drops the right row with a NULL
+    # key (id 4), and now and then does not finish. A FULL join keeps every right row once.
+    sql = "SELECT e.id, r.id FROM e ASOF FULL JOIN r ON e.k = r.k AND e.t >= r.t"
+    assert Counter(context.sql(sql).rows()) == Counter((None, i) for i in range(1, 8))
 
 
 @pytest.mark.parametrize(
