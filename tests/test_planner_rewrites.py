@@ -221,3 +221,5 @@ def test_equality_chain_needs_one_type():
     assert [e.sql() for e in same] == ["a.x = c.z"]
     mixed = implied_equalities(parts, lambda column: pa.string() if column.table == "b" else pa.int64())
     assert mixed == []
+
+
