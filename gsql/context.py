@@ -97,7 +97,9 @@ class Result:
         return self.table.num_rows
 
     def __repr__(self) -> str:
-        return f"<gsql.Result {self.table.num_rows} rows x {self.table.num_columns} columns, engine={self.engine}>"
+        rows = "1 row" if self.table.num_rows == 1 else f"{self.table.num_rows} rows"
+        columns = "1 column" if self.table.num_columns == 1 else f"{self.table.num_columns} columns"
+        return f"<gsql.Result {rows} x {columns}, engine={self.engine}>"
 
 
 class Context:

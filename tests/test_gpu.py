@@ -595,3 +595,18 @@ def test_gpu_dask_cuda_flights_match_pandas(real_cudf: None, flights_context: gs
     comparison = compare_results(result.table, expected.table, options, "dask-cuda", "pandas")
     assert result.engine == "dask-cuda"
     assert comparison.equal, comparison.report()
+
+
+@pytest.mark.parametrize("engine", ["cudf", "dask-cuda"])
+def test_gpu_engine_without_gpu_names_extra(engine: str) -> None:
+    from gsql.engine.gpu import inspect_gpus
+
+    if inspect_gpus().gpus:
+        pytest.skip("a GPU is visible, so the engine does not fail for want of one")
+    with pytest.raises(gsql.errors.EngineUnavailableError, match=r"gsql\[cu13\]"):
+        gsql.Context(engine=engine).sql("SELECT 1")
+
+
+def test_result_repr_counts_in_singular() -> None:
+    result = gsql.Context(engine="pandas").sql("SELECT 1 AS a")
+    assert repr(result) == "<gsql.Result 1 row x 1 column, engine=pandas>"

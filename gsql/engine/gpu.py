@@ -337,8 +337,10 @@ def _require_gpu(engine: str) -> GpuDetection:
     detection = inspect_gpus()
     if not detection.gpus:
         raise EngineUnavailableError(
-            f"the {engine} engine needs an NVIDIA GPU, and none is visible: {detection.reason}; "
-            "run `gsql doctor` for details, or choose `--engine pandas`"
+            f"the {engine} engine needs an NVIDIA GPU, and none is visible: {detection.reason}. "
+            f"On a machine with one, install the GPU libraries with {_gpu_extra_advice(detection)}; "
+            "run `gsql doctor` for details, or use the pandas engine (`--engine pandas`, "
+            "`engine=\"pandas\"` in Python)"
         )
     return detection
 
