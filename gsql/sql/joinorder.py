@@ -19,6 +19,7 @@ The estimates are deliberately simple, because gsql keeps no column statistics:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
@@ -217,8 +218,9 @@ def column_type(node: plan.Node, alias: str, column: str) -> pa.DataType | None:
     return None
 
 
-# (source id, column) -> (source, span): the source is kept so that its id is not reused.
-_SPANS: dict[tuple[int, str], tuple[object, float | None]] = {}
+# (source id, column) -> (weak reference to the source, span). An entry goes when its source
+# is freed, so a long-running process that registers many frames does not keep them alive.
+_SPANS: dict[tuple[int, str], tuple[weakref.ref, float | None]] = {}
 
 
 def integer_span(source, column: str) -> float | None:
@@ -228,13 +230,19 @@ def integer_span(source, column: str) -> float | None:
     files, other types and missing statistics give None. The result is cached per source.
     """
     key = (id(source), column)
-    if key not in _SPANS:
-        try:
-            span = _span(source, column)
-        except Exception:  # noqa: BLE001 - an estimate must never fail a query
-            span = None
-        _SPANS[key] = (source, span)
-    return _SPANS[key][1]
+    entry = _SPANS.get(key)
+    if entry is not None and entry[0]() is source:
+        return entry[1]
+    try:
+        span = _span(source, column)
+    except Exception:  # noqa: BLE001 - an estimate must never fail a query
+        span = None
+    try:
+        reference = weakref.ref(source, lambda _, key=key: _SPANS.pop(key, None))
+    except TypeError:  # an object without weak references is not cached
+        return span
+    _SPANS[key] = (reference, span)
+    return span
 
 
 def _span(source, column: str) -> float | None:
