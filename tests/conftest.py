@@ -45,3 +45,30 @@ def tpch_sf001(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return target
+
+
+def gsql_over(tables: dict, engine: str = "pandas"):
+    """Return a gsql context with each Arrow table of `tables` registered under its key."""
+    import gsql
+
+    context = gsql.Context(engine=engine)
+    for name, table in tables.items():
+        context.register(name, table)
+    return context
+
+
+def duckdb_over(tables: dict):
+    """Return a DuckDB connection, the oracle, with each Arrow table of `tables` registered."""
+    import duckdb
+
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+    return connection
+
+
+def assert_same_multiset(context, duck, sql: str) -> None:
+    """Assert that gsql and DuckDB return the same rows, in any order."""
+    from collections import Counter
+
+    assert Counter(context.sql(sql).rows()) == Counter(duck.sql(sql).fetchall())

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 import gsql
+from tests.conftest import assert_same_multiset, duckdb_over, gsql_over
 from gsql.errors import BindError, SqlSyntaxError, UnsupportedError
 
 TABLES = {
@@ -75,23 +76,15 @@ TABLES = {
 
 @pytest.fixture(scope="module")
 def context(gsql_engine: str) -> gsql.Context:
-    ctx = gsql.Context(engine=gsql_engine)
-    for name, table in TABLES.items():
-        ctx.register(name, table)
-    return ctx
+    return gsql_over(TABLES, gsql_engine)
 
 
 @pytest.fixture(scope="module")
 def duck() -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect()
-    for name, table in TABLES.items():
-        connection.register(name, table)
+    connection = duckdb_over(TABLES)
     yield connection
     connection.close()
 
-
-def assert_same_multiset(context: gsql.Context, duck: duckdb.DuckDBPyConnection, sql: str) -> None:
-    assert Counter(context.sql(sql).rows()) == Counter(duck.sql(sql).fetchall())
 
 
 ASOF_QUERIES = [

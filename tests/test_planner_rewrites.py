@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 import gsql
+from tests.conftest import duckdb_over, gsql_over
 from gsql.sql import plan as plan_nodes
 from gsql.sql.implied import implied_filters
 from gsql.sql.joinorder import selectivity
@@ -62,17 +63,12 @@ TABLES = {
 
 @pytest.fixture(scope="module")
 def context() -> gsql.Context:
-    ctx = gsql.Context(engine="pandas")
-    for name, table in TABLES.items():
-        ctx.register(name, table)
-    return ctx
+    return gsql_over(TABLES)
 
 
 @pytest.fixture(scope="module")
 def duck() -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect()
-    for name, table in TABLES.items():
-        connection.register(name, table)
+    connection = duckdb_over(TABLES)
     yield connection
     connection.close()
 
