@@ -1,4 +1,4 @@
-"""Inner-join order, filters implied by ORs and merged filters: the plan changes, the answer
+"""Inner-join order, filters implied by ORs and merged filters: the plan changes, the result
 must not.
 
 Each query runs in gsql and in DuckDB over the same Arrow tables; results are compared as
@@ -186,7 +186,7 @@ def test_filter_only_column_dropped_before_join(context, duck):
     assert Counter(context.sql(sql).rows()) == Counter(duck.sql(sql).fetchall())
 
 
-# `a = b AND b = c` implies `a = c`; the planner may join on it, the answer must not change.
+# `a = b AND b = c` implies `a = c`. The planner may join on it, but the result must not change.
 CHAINS = [
     "SELECT s_key, c_key FROM supplier, customer, nation WHERE s_nation = n_key AND c_nation = n_key",
     "SELECT count(*) FROM supplier, customer, nation WHERE c_nation = s_nation AND s_nation = n_key AND n_name = 'PERU'",

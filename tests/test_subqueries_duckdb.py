@@ -239,7 +239,7 @@ def test_subquery_predicate_matches_duckdb(context, duck, sql):
 
 # Window functions in correlated subqueries -----------------------------------------------------
 
-# A window function sees only the rows of its own outer row, so these run per outer row.
+# A window function reads only the rows of its own outer row, so these run per outer row.
 WINDOW_CASES = [
     "SELECT o.k, o.k IN (SELECT ROW_NUMBER() OVER () FROM i WHERE i.k > o.k) FROM o",
     "SELECT o.k, o.v, (SELECT COUNT(*) OVER () FROM i WHERE i.v = o.v AND i.v > 2) FROM o",
@@ -291,7 +291,7 @@ def test_on_subquery_of_both_sides(context, duck):
 
 # Derived tables that read the enclosing query -------------------------------------------------
 
-# Inside a subquery that runs per outer row, such a derived table sees one outer row at a time.
+# Inside a subquery that runs per outer row, such a derived table reads one outer row at a time.
 CORRELATED_DERIVED_CASES = [
     "SELECT o.k, o.v, EXISTS (SELECT 1 FROM (SELECT i.v FROM i WHERE i.k = o.k) AS d WHERE d.v <> o.v) FROM o",
     "SELECT o.k, (SELECT COUNT(*) FROM (SELECT o.v + i.v AS s FROM i) AS d WHERE d.s > 8) FROM o",

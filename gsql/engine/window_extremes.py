@@ -73,7 +73,7 @@ def _combiner(name: str, dtype: np.dtype) -> tuple[Any, Any]:
 
     SQL orders NaN above every number, so MAX keeps NaN (np.maximum propagates it) and MIN
     returns NaN only when every value is NaN (np.fmin skips it). NULLs become NaN under MIN and
-    -inf under MAX, which the frame's value count then tells apart from real values.
+    -inf under MAX, which the frame's value count then separates from real values.
     """
     if np.issubdtype(dtype, np.floating):
         return (np.fmin, np.nan) if name == "min" else (np.maximum, -np.inf)

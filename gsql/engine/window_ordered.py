@@ -4,10 +4,11 @@
 rank or pick rows within the current row's frame, ordered by the argument keys. Rows with equal
 keys keep the window's order. The current row need not lie inside its own frame:
 
-- ROW_NUMBER is 1 + the frame rows ordered before the current row, RANK is 1 + the frame rows
-  with smaller keys, CUME_DIST is the share of frame rows with keys up to the current row's,
-  and PERCENT_RANK is (RANK - 1) / (frame size - 1), or 0 for frames of fewer than two rows.
-- NTILE splits the frame into buckets; a current row outside the frame takes the bucket of the
+- ROW_NUMBER is 1 + the frame rows ordered before the current row.
+- RANK is 1 + the frame rows with smaller keys.
+- CUME_DIST is the share of frame rows with keys up to the current row's.
+- PERCENT_RANK is (RANK - 1) / (frame size - 1), or 0 for frames of fewer than two rows.
+- NTILE splits the frame into buckets. A current row outside the frame takes the bucket of the
   frame's last row, and an empty frame gives NULL.
 - LAG and LEAD step from the current row's place in the frame order, as if the current row
   were inserted there when it is outside the frame.

@@ -38,8 +38,8 @@ _SUBQUERY_CLAUSES = {"sample": "TABLESAMPLE", "pivots": "PIVOT/UNPIVOT"}
 def check_clauses(expression: exp.Expression, table_columns: dict[str, list[str]]) -> None:
     """Reject clauses the planner cannot honour, and rewrite `GROUP BY ALL`, in place.
 
-    `table_columns` maps each table name as written in the query to its column names; it
-    lets `* EXCLUDE (...)` and `* REPLACE (...)` over plain tables check the names they list.
+    `table_columns` maps each table name as written in the query to its column names. With
+    it, `* EXCLUDE (...)` and `* REPLACE (...)` over plain tables check the names they list.
     """
     for node in list(expression.walk()):
         if isinstance(node, exp.Table):
@@ -93,10 +93,12 @@ def _check_star_columns(select: exp.Select, table_columns: dict[str, list[str]])
     the expansion.
     """
     for item in select.expressions:
-        star = item if isinstance(item, exp.Star) else item.this if isinstance(item, exp.Column) else None
+        star = item.this if isinstance(item, exp.Column) else item
         if not isinstance(star, exp.Star):
             continue
-        listed = [*(star.args.get("except_") or []), *(star.args.get("replace") or []), *(star.args.get("rename") or [])]
+        listed = []
+        for argument in ("except_", "replace", "rename"):
+            listed.extend(star.args.get(argument) or [])
         if not listed:
             continue
         available = _star_columns(select, item, table_columns)

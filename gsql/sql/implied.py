@@ -5,7 +5,7 @@ reads two tables, so it can only run after their join. But each branch contains 
 `n1` alone, and a row of `n1` that meets none of them fails every branch. So the filter
 `n1.name = 'FRANCE' OR n1.name = 'GERMANY'` can run on `n1` before the join, and it removes
 rows that could never reach the result. The original predicate stays where it was; the derived one
-only adds a filter, so it cannot change the answer.
+only adds a filter, so it cannot change the result.
 
 Why this holds under three-valued logic: a branch `A AND B` is TRUE only when `A` is TRUE. If
 the derived `A1 OR A2 OR ...` is FALSE or NULL for a row, no `Ai` is TRUE, so no branch is
@@ -76,7 +76,7 @@ def _unparen(expression: exp.Expression) -> exp.Expression:
 
 
 # Longer chains are left as written: their implied pairs grow with the square of the length.
-_LARGEST_CHAIN = 6
+_MAX_CHAIN_LENGTH = 6
 
 
 def implied_equalities(
@@ -123,7 +123,7 @@ def implied_equalities(
         classes.setdefault(find(key), []).append(key)
     implied: list[exp.Expression] = []
     for members in classes.values():
-        if len(members) > _LARGEST_CHAIN:
+        if len(members) > _MAX_CHAIN_LENGTH:
             continue
         for position, first in enumerate(members):
             for second in members[position + 1 :]:

@@ -371,7 +371,7 @@ class SortKey:
 class Sort(Node):
     """Order the rows by `keys`; the sort is stable.
 
-    `top`, when set, says that a LIMIT above reads only the first `top` rows, so an engine
+    `top`, when set, means that a LIMIT above reads only the first `top` rows, so an engine
     may return just those. Engines that ignore it stay correct, because the LIMIT remains.
     """
 

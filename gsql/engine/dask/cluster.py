@@ -126,7 +126,7 @@ def connect_cuda(
     """Connect to a dask scheduler, or start dask-cuda's `LocalCUDACluster` when there is none.
 
     The local cluster has one worker process per GPU that `CUDA_VISIBLE_DEVICES` shows. gsql
-    asks it to listen on 127.0.0.1, HTTP servers included. Closing the returned client
+    makes it listen on 127.0.0.1, HTTP servers included. Closing the returned client
     leaves the cluster running until this process exits.
 
     Args:

@@ -105,7 +105,7 @@ def map_partitions(
 
     `meta` is the function's result on the inputs' `logical_meta`. On the dask-cuda engine each
     task copies its partitions to the host, runs `function` and copies the result back, and
-    `reason` says why the step runs on the host (for `Result.placements`).
+    `reason` gives why the step runs on the host (for `Result.placements`).
     """
     device = _DEVICE.get()
     if device is not None:
