@@ -388,6 +388,8 @@ def test_duckdb_compare_null_differs_from_zero():
         ("SELECT [1, 2]", ["list value"]),
         ("CREATE TABLE t(a HUGEINT)", ["type HUGEINT"]),
         ("SELECT a + 1, array_agg(a) FROM t", []),
+        ("SELECT min(a, 3) FROM t", ["min(x, n) returning a list"]),
+        ("SELECT min(a), max(a) FROM t", []),
         ("SELECT (", []),
     ],
 )

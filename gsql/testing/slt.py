@@ -785,6 +785,9 @@ def _duckdb_only_feature(node: exp.Expression) -> str | None:
     kind = type(node)
     if kind in _DUCKDB_ONLY_NODES:
         return _DUCKDB_ONLY_NODES[kind]
+    if isinstance(node, (exp.Min, exp.Max)) and node.args.get("count") is not None:
+        # DuckDB's `min(x, n)` returns a list of the n smallest values.
+        return f"{node.sql_name().lower()}(x, n) returning a list"
     if isinstance(node, exp.Join) and (node.kind or "").upper() in ("MARK", "SINGLE"):
         # `JOIN BY (TYPE mark)` and `(TYPE single)` expose join types internal to DuckDB.
         return f"syntax JOIN BY (TYPE {node.kind.lower()})"
