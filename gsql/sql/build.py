@@ -33,15 +33,17 @@ from gsql.sql.expressions import check_supported, display_name
 from gsql.sql.joins import (
     asof_condition,
     asof_kind,
-    depends_on_lateral,
     has_subquery,
+    plan_asof_join,
+    plan_join_with_subqueries,
+    plan_parenthesized_join,
+)
+from gsql.sql.lateral import (
+    depends_on_lateral,
     is_lateral,
     lateral_block_items,
     lateral_query,
-    plan_asof_join,
-    plan_join_with_subqueries,
     plan_lateral_join,
-    plan_parenthesized_join,
 )
 
 __all__ = ["Relation", "build_plan"]
