@@ -36,6 +36,10 @@ WHOLE_ROW = "gsql_whole_row"
 # recursive CTE's recursive term, for the CTE's whole result so far.
 RECURRING = "gsql_recurring"
 
+# The meta key that marks a derived table made LATERAL only in case its unqualified columns
+# name an earlier FROM item's columns.
+_TENTATIVE_LATERAL = "gsql_tentative_lateral"
+
 _FILE_SUFFIX = re.compile(r"\.(csv|tsv|txt|parquet|pq)(\.(gz|zst|bz2))?$", re.IGNORECASE)
 _TABLE_FUNCTIONS = (exp.ReadCSV, exp.ReadParquet)
 
@@ -97,6 +101,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         )
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
+    _drop_unneeded_lateral(qualified)
     coalesce_using_chains(qualified)
     for table_value in qualified.find_all(exp.TableColumn):
         if isinstance(table_value.parent, exp.Ordered):
@@ -237,11 +242,12 @@ def _alias_subquery_outputs(expression: exp.Expression) -> None:
 
 
 def _mark_implicit_lateral(expression: exp.Expression) -> None:
-    """Make LATERAL the derived tables that read an earlier item of their FROM clause.
+    """Make LATERAL the derived tables that may read an earlier item of their FROM clause.
 
-    DuckDB lets `FROM t, (SELECT t.x + 1 AS y) AS s` read `t` without the LATERAL keyword.
-    Only qualified references (`t.x`) are recognised, because an unqualified name inside the
-    subquery could also be one of its own columns.
+    DuckDB lets `FROM t, (SELECT t.x + 1 AS y) AS s` read `t` without the LATERAL keyword,
+    and `(SELECT x + 1 AS y)` too when the subquery's own tables have no column `x`. A derived
+    table with unqualified columns is made LATERAL until the qualifier has resolved them, and
+    `_drop_unneeded_lateral` turns it back when it reads no earlier item.
     """
     from gsql.sql.subqueries import free_aliases
 
@@ -252,11 +258,52 @@ def _mark_implicit_lateral(expression: exp.Expression) -> None:
         earlier = _item_aliases(from_.this)
         for join in select.args.get("joins") or []:
             item = join.this
-            if isinstance(item, exp.Subquery) and not is_parenthesized_join(item) and free_aliases(item.this) & earlier:
-                alias = item.args.get("alias")
-                item.set("alias", None)
-                join.set("this", exp.Lateral(this=item, view=False, outer=False, alias=alias))
+            if isinstance(item, exp.Subquery) and not is_parenthesized_join(item):
+                reads_earlier = bool(free_aliases(item.this) & earlier)
+                unqualified = any(not column.table for column in item.this.find_all(exp.Column))
+                if reads_earlier or (unqualified and _lateral_can_take_alias(item)):
+                    alias = item.args.get("alias")
+                    item.set("alias", None)
+                    lateral = exp.Lateral(this=item, view=False, outer=False, alias=alias)
+                    lateral.meta[_TENTATIVE_LATERAL] = not reads_earlier
+                    join.set("this", lateral)
             earlier |= _item_aliases(join.this)
+
+
+def _drop_unneeded_lateral(expression: exp.Expression) -> None:
+    """Turn back into derived tables the LATERAL items marked on trial that read no earlier item."""
+    from gsql.sql.subqueries import free_aliases
+
+    for lateral in list(expression.find_all(exp.Lateral)):
+        join = lateral.parent
+        select = join.parent if isinstance(join, exp.Join) else None
+        if not lateral.meta.get(_TENTATIVE_LATERAL) or not isinstance(select, exp.Select):
+            continue
+        earlier = _item_aliases(select.args["from_"].this)
+        for other in select.args.get("joins") or []:
+            if other is join:
+                break
+            earlier |= _item_aliases(other.this)
+        body = lateral.this.this if isinstance(lateral.this, exp.Subquery) else lateral.this
+        if free_aliases(body) & earlier:
+            continue
+        subquery = lateral.this
+        subquery.set("alias", lateral.args.get("alias"))
+        join.set("this", subquery)
+
+
+def _lateral_can_take_alias(subquery: exp.Subquery) -> bool:
+    """Return whether `_name_lateral_columns` can move the subquery's column names, if any."""
+    alias = subquery.args.get("alias")
+    body = subquery.this
+    if alias is None or not alias.columns:
+        return True
+    return isinstance(body, exp.Select) and _takes_column_names(body, len(alias.columns))
+
+
+def _takes_column_names(body: exp.Select, count: int) -> bool:
+    items = body.expressions
+    return len(items) >= count and not any(isinstance(item, exp.Star) or item.is_star for item in items)
 
 
 def _name_lateral_columns(expression: exp.Expression) -> None:
@@ -270,9 +317,9 @@ def _name_lateral_columns(expression: exp.Expression) -> None:
         body = lateral.this.this if isinstance(lateral.this, exp.Subquery) else lateral.this
         if alias is None or not alias.columns or not isinstance(body, exp.Select):
             continue
-        items = body.expressions
-        if len(items) < len(alias.columns) or any(isinstance(item, exp.Star) or item.is_star for item in items):
+        if not _takes_column_names(body, len(alias.columns)):
             continue
+        items = body.expressions
         for position, name in enumerate(alias.columns):
             item = items[position]
             value = item.this if isinstance(item, exp.Alias) else item
