@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from gsql.errors import UnsupportedError
+from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.joins import _join_method, _number_rows, has_subquery, plan_join_with_subqueries
 
@@ -32,6 +32,8 @@ __all__ = [
 # The column through which the rows of a lateral subquery name the outer row they belong to.
 LATERAL_ROW = "__gsql_lateral_row"
 _LATERAL_BLOCK = "gsql_lateral_block"
+# The column that carries the HAVING condition of a LATERAL subquery aggregating without GROUP BY.
+_HAVING = "__gsql_lateral_having"
 
 
 @dataclass
@@ -110,7 +112,7 @@ def plan_lateral_join(
     saved = builder.lateral
     builder.lateral = domain
     try:
-        relation = lateral_query(builder, body, ctes)
+        relation = lateral_query(builder, body, ctes, whole_subquery=True)
     finally:
         builder.lateral = saved
     right = builder._rename(relation, alias, scope)
@@ -120,35 +122,38 @@ def plan_lateral_join(
     left = _FromItem(numbered, left.aliases | {left_alias})
     on = join.args.get("on")
     condition = list(conjuncts(on)) if on is not None else []
-    condition.append(
-        exp.EQ(this=exp.column(LATERAL_ROW, left_alias), expression=exp.column(LATERAL_ROW, alias))
+    same_row = exp.EQ(
+        this=exp.column(LATERAL_ROW, left_alias), expression=exp.column(LATERAL_ROW, alias)
     )
+    if aggregates_without_group(body):
+        return _join_one_row_each(builder, left, right, body, alias, kind, condition, same_row, scope)
+    condition.append(same_row)
     join_kind = "left" if kind == "left" else "inner"
     if any(has_subquery(conjunct) for conjunct in condition):
         return plan_join_with_subqueries(builder, left, right, join_kind, condition, scope)
     return builder._join(left, right, join_kind, condition, scope)
 
 
-def lateral_query(builder: _PlanBuilder, query: exp.Expression, ctes: dict):
+def lateral_query(
+    builder: _PlanBuilder, query: exp.Expression, ctes: dict, whole_subquery: bool = False
+):
     """Build a SELECT that reads the outer rows of the current LATERAL, with their number added.
 
-    The result has the columns of `query` and then `LATERAL_ROW`.
+    The result has the columns of `query` and then `LATERAL_ROW`. `whole_subquery` is set
+    for the LATERAL subquery itself, whose aggregate without GROUP BY `plan_lateral_join`
+    completes for the outer rows that meet no rows.
     """
     if not isinstance(query, exp.Select):
         raise UnsupportedError(
             "a set operation that reads the outer rows of a LATERAL join is not supported"
         )
-    for clause in ("limit", "offset", "qualify", "windows", "distinct"):
+    for clause in ("windows", "distinct"):
         value = query.args.get(clause)
         if value and not (clause == "distinct" and not value.args.get("on")):
             raise UnsupportedError(
                 f"{clause.upper()} in a subquery that reads the outer rows of a LATERAL join is not supported"
             )
-    if any(isinstance(node, exp.Window) for item in query.expressions for node in item.walk()):
-        raise UnsupportedError(
-            "a window function in a subquery that reads the outer rows of a LATERAL join is not supported"
-        )
-    from gsql.sql.aggregates import is_aggregate_call
+    from gsql.sql.subqueries import _own_windows
 
     group = query.args.get("group")
     if group is not None and any(
@@ -160,11 +165,11 @@ def lateral_query(builder: _PlanBuilder, query: exp.Expression, ctes: dict):
             "GROUPING SETS, ROLLUP or CUBE in a subquery that reads the outer rows of a LATERAL "
             "join is not supported"
         )
-    aggregated = any(is_aggregate_call(node) for item in query.expressions for node in item.walk())
-    if aggregated and group is None:
+    ungrouped_aggregate = group is None and aggregates_without_group(query)
+    if ungrouped_aggregate and not whole_subquery:
         raise UnsupportedError(
-            "an aggregate without GROUP BY in a subquery that reads the outer rows of a LATERAL "
-            "join is not supported"
+            "an aggregate without GROUP BY in a FROM subquery or CTE that reads the outer rows of "
+            "a LATERAL join is not supported"
         )
 
     block_alias = builder.fresh("lat")
@@ -174,8 +179,208 @@ def lateral_query(builder: _PlanBuilder, query: exp.Expression, ctes: dict):
     if group is not None:
         modified_group = modified.args["group"]
         modified_group.set("expressions", [*modified_group.expressions, row.copy()])
+    elif ungrouped_aggregate:
+        # One group per outer row. `plan_lateral_join` adds the rows of outer rows that meet
+        # no rows, and applies HAVING, returned as a column, after that.
+        modified.set("group", exp.Group(expressions=[row.copy()]))
+        having = modified.args.get("having")
+        if having is not None:
+            items = modified.expressions
+            items.insert(len(items) - 1, exp.alias_(having.this, _HAVING))
+            modified.set("having", None)
+    if modified.args.get("group") is not None:
+        # The outer columns are constant within an outer row, so grouping by them as well lets
+        # the select list read them outside aggregates.
+        group_keys = modified.args["group"].expressions
+        for table, name in sorted(_outer_columns(builder, query)):
+            group_keys.append(exp.column(name, table))
+    if modified.args.get("limit") or modified.args.get("offset"):
+        _limit_per_outer_row(modified)
+    for window in _own_windows(modified):
+        # Window functions see the rows of one outer row at a time.
+        window.set("partition_by", [row.copy(), *(window.args.get("partition_by") or [])])
     modified.meta[_LATERAL_BLOCK] = block_alias
     return builder.query(modified, ctes)
+
+
+def _join_one_row_each(
+    builder: _PlanBuilder,
+    left: _FromItem,
+    right: _FromItem,
+    body: exp.Select,
+    alias: str,
+    kind: str,
+    condition: list[exp.Expression],
+    same_row: exp.Expression,
+    scope: Scope,
+) -> _FromItem:
+    """Join a LATERAL subquery that aggregates without GROUP BY: one row for each outer row.
+
+    Grouped by the outer row number, the subquery has no row for an outer row that meets no
+    rows, so the outer rows are LEFT joined and such a row gets the values of the select list
+    over no rows: COUNT gives 0 and the other aggregates NULL. HAVING and the ON condition are
+    then evaluated on the completed row.
+
+    >>> # FROM t, LATERAL (SELECT count(*) AS n FROM u WHERE u.k = t.k) AS s
+    >>> # gives n = 0, not no row, for a row of t without matches in u
+    """
+    from gsql.sql.build import _FromItem, _ref, _Resolver
+    from gsql.sql.subqueries import _own_windows
+
+    if any(has_subquery(item) for item in body.expressions) or any(map(has_subquery, condition)):
+        raise UnsupportedError(
+            "a subquery in the select list or ON condition of a LATERAL subquery that aggregates "
+            "without GROUP BY is not supported"
+        )
+    if _own_windows(body):
+        raise UnsupportedError(
+            "a window function in a LATERAL subquery that aggregates without GROUP BY is not "
+            "supported"
+        )
+    joined = builder._join(left, right, "left", [same_row], scope)
+    resolver = _Resolver(builder, scope)
+    matched = exp.Not(this=exp.Is(this=exp.column(LATERAL_ROW, alias), expression=exp.Null()))
+    matched = resolver.resolve(matched)
+
+    names = list(right.relation.columns)
+    values = [_over_no_rows(item.unalias()) for item in body.expressions]
+    having = body.args.get("having")
+    if having is not None:
+        values.append(_over_no_rows(having.this))
+    if len(values) != len(names) - 1:
+        raise UnsupportedError(
+            f"the select list of LATERAL subquery `{alias}` could not be matched with its columns"
+        )
+    expressions = [_ref(column) for column in left.relation.columns]
+    for column, value in zip(names, values):
+        empty = resolver.resolve(value)
+        expressions.append(exp.If(this=matched.copy(), true=_ref(column), false=empty))
+    expressions.append(_ref(names[-1]))
+    columns = left.relation.columns + names
+    node: plan.Node = plan.Project(columns, input=joined.relation, expressions=expressions)
+
+    keep_conditions: list[exp.Expression] = []
+    if having is not None:
+        keep_conditions.append(exp.Coalesce(this=_ref(names[-2]), expressions=[exp.false()]))
+    keep_conditions += [resolver.resolve(conjunct) for conjunct in condition]
+    if keep_conditions:
+        predicate = exp.and_(*keep_conditions, copy=False)
+        if kind == "left":
+            # A left row is kept with NULLs when the subquery's row fails HAVING or ON.
+            keep = builder.fresh("keep")
+            node = plan.Project(
+                columns + [keep], input=node, expressions=[_ref(c) for c in columns] + [predicate]
+            )
+            right_part = [
+                exp.If(this=_ref(keep), true=_ref(column), false=exp.Null()) for column in names
+            ]
+            node = plan.Project(
+                columns,
+                input=node,
+                expressions=[_ref(c) for c in left.relation.columns] + right_part,
+            )
+        else:
+            node = plan.Filter(columns, input=node, predicate=predicate)
+    return _FromItem(node, left.aliases | right.aliases)
+
+
+# Aggregates whose value over no rows is 0; every other aggregate gives NULL.
+_ZERO_OVER_NO_ROWS = (exp.Count, exp.CountIf, exp.ApproxDistinct)
+_ZERO_OVER_NO_ROWS_NAMES = {"count", "count_if", "countif", "count_star", "regr_count", "approx_count_distinct"}
+
+
+def _over_no_rows(expression: exp.Expression) -> exp.Expression:
+    """Return `expression` with each aggregate call replaced by its value over no rows."""
+    from gsql.sql.aggregates import is_aggregate_call
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, (exp.Window, exp.Subquery, exp.Exists)):
+            return node
+        if not is_aggregate_call(node):
+            return node
+        call = node
+        while isinstance(call, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
+            call = call.this
+        name = call.name.lower() if isinstance(call, exp.Anonymous) else ""
+        if isinstance(call, _ZERO_OVER_NO_ROWS) or name in _ZERO_OVER_NO_ROWS_NAMES:
+            return exp.Literal.number(0)
+        return exp.Null()
+
+    return expression.copy().transform(replace, copy=False)
+
+
+def _limit_per_outer_row(select: exp.Select) -> None:
+    """Turn LIMIT and OFFSET into a QUALIFY on the row number within each outer row.
+
+    `SELECT b.j FROM b WHERE b.i = a.i ORDER BY b.j LIMIT 2 OFFSET 1` keeps the rows whose
+    ROW_NUMBER() OVER (ORDER BY b.j) is 2 or 3; `lateral_query` then partitions that window by
+    the outer row, as it does every window of the subquery.
+    """
+    from gsql.sql.build import _integer
+
+    for clause in ("qualify", "distinct"):
+        if select.args.get(clause):
+            raise UnsupportedError(
+                f"LIMIT or OFFSET with {clause.upper()} in a subquery that reads the outer rows of "
+                "a LATERAL join is not supported"
+            )
+    limit, offset = select.args.get("limit"), select.args.get("offset")
+    count = _integer(limit.expression, "LIMIT") if limit is not None else None
+    skip = _integer(offset.expression, "OFFSET") if offset is not None else 0
+    order = select.args.get("order")
+    keys = [_order_key(select, ordered) for ordered in order.expressions] if order else []
+    number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=keys) if keys else None)
+    conditions: list[exp.Expression] = [exp.GT(this=number, expression=exp.Literal.number(skip))]
+    if count is not None:
+        last = exp.Literal.number(skip + count)
+        conditions.append(exp.LTE(this=number.copy(), expression=last))
+    select.set("qualify", exp.Qualify(this=exp.and_(*conditions, copy=False)))
+    for clause in ("order", "limit", "offset"):
+        select.set(clause, None)
+
+
+def _order_key(select: exp.Select, ordered: exp.Ordered) -> exp.Ordered:
+    """Return an ORDER BY key with a select-list position or alias replaced by its expression."""
+    key = ordered.this
+    items = select.expressions
+    replacement = None
+    if isinstance(key, exp.Literal) and not key.is_string:
+        position = int(key.this)
+        if not 1 <= position <= len(items):
+            raise BindError(f"ORDER BY position {position} is not in the select list")
+        replacement = items[position - 1].unalias()
+    elif isinstance(key, exp.Column) and not key.table:
+        named = [item for item in items if isinstance(item, exp.Alias) and item.alias == key.name]
+        replacement = named[0].this if named else None
+    result = ordered.copy()
+    if replacement is not None:
+        result.set("this", replacement.copy())
+    if result.find(exp.Window):
+        raise UnsupportedError(
+            f"ORDER BY a window function, `{key.sql()}`, with LIMIT in a LATERAL subquery is not "
+            "supported"
+        )
+    return result
+
+
+def _outer_columns(builder: _PlanBuilder, query: exp.Select) -> set[tuple[str, str]]:
+    """Return the (alias, column) pairs of the current LATERAL's outer rows that `query` reads."""
+    domain = builder.lateral
+    return {
+        (column.table, column.name)
+        for column in query.find_all(exp.Column)
+        if (column.table, column.name) in domain.columns
+    }
+
+
+def aggregates_without_group(query: exp.Expression) -> bool:
+    """Return whether a SELECT aggregates all its rows into one: aggregates or HAVING, no GROUP BY."""
+    from gsql.sql.subqueries import _has_plain_aggregate
+
+    if not isinstance(query, exp.Select) or query.args.get("group") is not None:
+        return False
+    having = query.args.get("having")
+    return having is not None or any(_has_plain_aggregate(item) for item in query.expressions)
 
 
 def lateral_block_items(
