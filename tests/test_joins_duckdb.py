@@ -230,6 +230,22 @@ def test_lateral_aggregate_without_group_matches_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)
 
 
+# The grand-total set `()` of GROUPING SETS, ROLLUP and CUBE gives a row even for an outer row
+# that meets no rows, once for each `()` set.
+LATERAL_GROUPING_SETS_QUERIES = [
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i AS k, COUNT(*) AS c, GROUPING(b.i) AS g, SUM(b.j) + a.j AS s FROM b WHERE b.i = a.i GROUP BY ROLLUP (b.i)) q",
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i AS k, b.j AS v, COUNT(*) AS c, GROUPING(b.i, b.j) AS g FROM b WHERE b.i <= a.i GROUP BY CUBE (b.i, b.j)) q",
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i AS k, COUNT(*) AS c FROM b WHERE b.i = a.i GROUP BY GROUPING SETS ((), (), (b.i))) q",
+    "SELECT a.i, q.* FROM a LEFT JOIN LATERAL (SELECT b.i AS k, COUNT(*) AS c FROM b WHERE b.i = a.i GROUP BY ROLLUP (b.i)) q ON true",
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i AS k, MAX(b.j) AS m FROM b WHERE b.i = a.i GROUP BY GROUPING SETS ((b.i), (b.j))) q",
+]
+
+
+@pytest.mark.parametrize("sql", LATERAL_GROUPING_SETS_QUERIES)
+def test_lateral_grouping_sets_match_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
 # DuckDB reads a subquery in FROM that names an earlier item's column as LATERAL, with or
 # without the table name; the subquery's own columns win over the earlier item's.
 IMPLICIT_LATERAL_QUERIES = [

@@ -127,6 +127,8 @@ def plan_lateral_join(
     )
     if aggregates_without_group(body):
         return _join_one_row_each(builder, left, right, body, alias, kind, condition, same_row, scope)
+    if _grand_total_sets(body):
+        return _join_with_grand_totals(builder, left, right, body, condition, same_row, scope)
     condition.append(same_row)
     join_kind = "left" if kind == "left" else "inner"
     if any(has_subquery(conjunct) for conjunct in condition):
@@ -156,14 +158,12 @@ def lateral_query(
     from gsql.sql.subqueries import _own_windows
 
     group = query.args.get("group")
-    if group is not None and any(
-        isinstance(item, (exp.GroupingSets, exp.Rollup, exp.Cube)) for item in group.expressions
-    ):
-        # Their grand-total sets make a row even for an outer row that meets no rows, which
+    if _grand_total_sets(query) and not whole_subquery:
+        # A grand-total set makes a row even for an outer row that meets no rows, which
         # grouping by the outer row number cannot produce.
         raise UnsupportedError(
-            "GROUPING SETS, ROLLUP or CUBE in a subquery that reads the outer rows of a LATERAL "
-            "join is not supported"
+            "GROUPING SETS, ROLLUP or CUBE with a grand total in a FROM subquery or CTE that reads "
+            "the outer rows of a LATERAL join is not supported"
         )
     ungrouped_aggregate = group is None and aggregates_without_group(query)
     if ungrouped_aggregate and not whole_subquery:
@@ -305,6 +305,86 @@ def _over_no_rows(expression: exp.Expression) -> exp.Expression:
         if isinstance(call, _ZERO_OVER_NO_ROWS) or name in _ZERO_OVER_NO_ROWS_NAMES:
             return exp.Literal.number(0)
         return exp.Null()
+
+    return expression.copy().transform(replace, copy=False)
+
+
+def _grand_total_sets(query: exp.Expression) -> int:
+    """Return how many grouping sets of a SELECT are the empty set `()`, 0 without any."""
+    from gsql.sql.aggregates import expand_grouping_sets
+
+    group = query.args.get("group") if isinstance(query, exp.Select) else None
+    expanded = expand_grouping_sets(group) if group is not None else None
+    return sum(1 for members in expanded[1] if not members) if expanded else 0
+
+
+def _join_with_grand_totals(
+    builder: _PlanBuilder,
+    left: _FromItem,
+    right: _FromItem,
+    body: exp.Select,
+    condition: list[exp.Expression],
+    same_row: exp.Expression,
+    scope: Scope,
+) -> _FromItem:
+    """Join a LATERAL subquery whose GROUPING SETS include the grand total `()`.
+
+    Grouped by the outer row number as well, the grand-total set has no row for an outer row
+    that meets no rows. Such a row gets one row for each `()` set: the keys NULL, GROUPING()
+    with every bit set and the aggregates over no rows, as `_join_one_row_each` fills them.
+
+    >>> # FROM t, LATERAL (SELECT u.k, COUNT(*) FROM u WHERE u.k = t.k GROUP BY ROLLUP (u.k))
+    >>> # gives (NULL, 0) for a row of t without matches in u
+    """
+    from gsql.sql.aggregates import expand_grouping_sets
+    from gsql.sql.build import _FromItem, _ref, _Resolver
+    from gsql.sql.subqueries import _own_windows
+
+    for clause in ("having", "qualify", "distinct", "limit", "offset"):
+        if body.args.get(clause):
+            raise UnsupportedError(
+                f"{clause.upper()} with a grand-total grouping set in a LATERAL subquery is not "
+                "supported"
+            )
+    condition = [c for c in condition if not (isinstance(c, exp.Boolean) and c.this is True)]
+    if condition or _own_windows(body) or any(has_subquery(item) for item in body.expressions):
+        raise UnsupportedError(
+            "an ON condition, window function or subquery next to a grand-total grouping set in "
+            "a LATERAL subquery is not supported"
+        )
+    keys = expand_grouping_sets(body.args["group"])[0]
+    names = list(right.relation.columns)
+    if len(body.expressions) != len(names) - 1:
+        raise UnsupportedError("a LATERAL subquery's select list could not be matched with its columns")
+
+    matched = builder._join(left, right, "inner", [same_row], scope)
+    unmatched = builder._join(left, right, "anti", [same_row.copy()], scope)
+    resolver = _Resolver(builder, scope)
+    expressions = [_ref(column) for column in left.relation.columns]
+    for item in body.expressions:
+        value = _over_no_rows(_as_grand_total(item.unalias(), keys))
+        expressions.append(resolver.resolve(value))
+    expressions.append(exp.Null())
+    columns = left.relation.columns + names
+    filled: plan.Node = plan.Project(columns, input=unmatched.relation, expressions=expressions)
+    node = matched.relation
+    for _ in range(_grand_total_sets(body)):
+        node = plan.SetOperation(columns, left=node, right=filled, kind="union", all=True)
+    return _FromItem(node, left.aliases | right.aliases)
+
+
+def _as_grand_total(expression: exp.Expression, keys: list[exp.Expression]) -> exp.Expression:
+    """Return `expression` as the grand-total set evaluates it: keys NULL, GROUPING() all ones."""
+    from gsql.sql.aggregates import is_aggregate_call
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Grouping):
+            return exp.Literal.number((1 << len(node.expressions)) - 1)
+        if is_aggregate_call(node) or isinstance(node, (exp.Subquery, exp.Window)):
+            return node
+        if any(node == key for key in keys):
+            return exp.Null()
+        return node
 
     return expression.copy().transform(replace, copy=False)
 
