@@ -128,7 +128,7 @@ def plan_lateral_join(
     if aggregates_without_group(body):
         return _join_one_row_each(builder, left, right, body, alias, kind, condition, same_row, scope)
     if _grand_total_sets(body):
-        return _join_with_grand_totals(builder, left, right, body, condition, same_row, scope)
+        right = _complete_grand_totals(builder, left, right, body, same_row, scope)
     condition.append(same_row)
     join_kind = "left" if kind == "left" else "inner"
     if any(has_subquery(conjunct) for conjunct in condition):
@@ -318,26 +318,26 @@ def _grand_total_sets(query: exp.Expression) -> int:
     return sum(1 for members in expanded[1] if not members) if expanded else 0
 
 
-def _join_with_grand_totals(
+def _complete_grand_totals(
     builder: _PlanBuilder,
     left: _FromItem,
     right: _FromItem,
     body: exp.Select,
-    condition: list[exp.Expression],
     same_row: exp.Expression,
     scope: Scope,
 ) -> _FromItem:
-    """Join a LATERAL subquery whose GROUPING SETS include the grand total `()`.
+    """Add the grand-total rows of the outer rows that meet no rows to a LATERAL subquery's rows.
 
-    Grouped by the outer row number as well, the grand-total set has no row for an outer row
-    that meets no rows. Such a row gets one row for each `()` set: the keys NULL, GROUPING()
-    with every bit set and the aggregates over no rows, as `_join_one_row_each` fills them.
+    Grouped by the outer row number as well, a grand-total set `()` of GROUPING SETS, ROLLUP
+    or CUBE has no row for an outer row that meets no rows. Such a row gets one row for each
+    `()` set: the keys NULL, GROUPING() with every bit set and the aggregates over no rows, as
+    `_join_one_row_each` fills them. The result joins the outer rows as any LATERAL does.
 
     >>> # FROM t, LATERAL (SELECT u.k, COUNT(*) FROM u WHERE u.k = t.k GROUP BY ROLLUP (u.k))
     >>> # gives (NULL, 0) for a row of t without matches in u
     """
     from gsql.sql.aggregates import expand_grouping_sets
-    from gsql.sql.build import _FromItem, _ref, _Resolver
+    from gsql.sql.build import _FromItem, _Resolver
     from gsql.sql.subqueries import _own_windows
 
     for clause in ("having", "qualify", "distinct", "limit", "offset"):
@@ -346,31 +346,28 @@ def _join_with_grand_totals(
                 f"{clause.upper()} with a grand-total grouping set in a LATERAL subquery is not "
                 "supported"
             )
-    condition = [c for c in condition if not (isinstance(c, exp.Boolean) and c.this is True)]
-    if condition or _own_windows(body) or any(has_subquery(item) for item in body.expressions):
+    if _own_windows(body) or any(has_subquery(item) for item in body.expressions):
         raise UnsupportedError(
-            "an ON condition, window function or subquery next to a grand-total grouping set in "
-            "a LATERAL subquery is not supported"
+            "a window function or subquery next to a grand-total grouping set in a LATERAL "
+            "subquery is not supported"
         )
     keys = expand_grouping_sets(body.args["group"])[0]
     names = list(right.relation.columns)
     if len(body.expressions) != len(names) - 1:
         raise UnsupportedError("a LATERAL subquery's select list could not be matched with its columns")
 
-    matched = builder._join(left, right, "inner", [same_row], scope)
     unmatched = builder._join(left, right, "anti", [same_row.copy()], scope)
     resolver = _Resolver(builder, scope)
-    expressions = [_ref(column) for column in left.relation.columns]
+    expressions = []
     for item in body.expressions:
         value = _over_no_rows(_as_grand_total(item.unalias(), keys))
         expressions.append(resolver.resolve(value))
-    expressions.append(exp.Null())
-    columns = left.relation.columns + names
-    filled: plan.Node = plan.Project(columns, input=unmatched.relation, expressions=expressions)
-    node = matched.relation
+    expressions.append(resolver.resolve(same_row.this))
+    node: plan.Node = right.relation
+    filled = plan.Project(names, input=unmatched.relation, expressions=expressions)
     for _ in range(_grand_total_sets(body)):
-        node = plan.SetOperation(columns, left=node, right=filled, kind="union", all=True)
-    return _FromItem(node, left.aliases | right.aliases)
+        node = plan.SetOperation(names, left=node, right=filled, kind="union", all=True)
+    return _FromItem(node, right.aliases)
 
 
 def _as_grand_total(expression: exp.Expression, keys: list[exp.Expression]) -> exp.Expression:
