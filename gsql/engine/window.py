@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from gsql.engine.sorting import sort_indices
 from gsql.engine.window_aggregates import frame_aggregate, frame_value
 from gsql.engine.window_frames import Layout, frame_segments, group_starts
-from gsql.engine.window_ordered import ordered_function
+from gsql.engine.window_ordered import argument_ranks, ordered_function
 from gsql.sql import plan
 
 __all__ = ["compute_window", "output_order"]
@@ -28,9 +28,12 @@ def compute_window(table: pa.Table, call: plan.WindowCall) -> pa.ChunkedArray:
     layout = _layout(table, call)
     take = pa.array(layout.permutation)
     columns = [pc.take(table.column(name), take) for name in call.arguments]
-    if call.argument_order:
+    if call.argument_order and call.function != "string_agg":
         result = ordered_function(call, layout, table, columns, frame_segments(call, layout))
     else:
+        if call.argument_order:
+            # The frame's rows are aggregated in the order of their argument keys.
+            columns.append(pa.chunked_array([argument_ranks(call, layout, table)]))
         result = _evaluate(call, layout, columns, _filter_mask(table, call, take))
     inverse = np.empty(layout.size, dtype=np.int64)
     inverse[layout.permutation] = np.arange(layout.size)

@@ -400,6 +400,9 @@ def _empty_type(call: plan.WindowCall, arrays: list[pa.Array]) -> pa.DataType:
 
 def _reducer(call: plan.WindowCall):
     name = call.function
+    if name in _GROUPED and call.argument_order:
+        # The last array holds the rank of each row in the argument order.
+        return lambda group, arrays, count: _grouped(call, group, arrays[0], count, arrays[-1])
     if name in _GROUPED:
         return lambda group, arrays, count: _grouped(call, group, arrays[0], count)
     if name in _PAIRS:
@@ -413,16 +416,28 @@ def _reducer(call: plan.WindowCall):
     raise UnsupportedError(f"window aggregate `{name}` is not supported")
 
 
-def _grouped(call: plan.WindowCall, group: np.ndarray, values: pa.Array, count: int) -> pa.Array:
-    """Run the grouped aggregation code with one group per frame."""
+def _grouped(
+    call: plan.WindowCall,
+    group: np.ndarray,
+    values: pa.Array,
+    count: int,
+    ranks: pa.Array | None = None,
+) -> pa.Array:
+    """Run the grouped aggregation code with one group per frame.
+
+    `ranks`, when given, orders the rows of each frame (an ORDER BY among the arguments).
+    """
     options = {
         key: value for key, value in call.options.items() if key in ("separator", "fraction")
     }
+    table = pa.table({"frame": pa.array(group, pa.int64()), "value": values})
+    if ranks is not None:
+        table = table.append_column("rank", ranks)
+        options["order_by"] = [plan.SortKey("rank")]
     aggregate = plan.AggregateCall(
         call.function, "value", bool(call.options.get("distinct")), options
     )
     node = plan.Aggregate(["frame", "result"], input=None, keys=["frame"], aggregates=[aggregate])
-    table = pa.table({"frame": pa.array(group, pa.int64()), "value": values})
     result = aggregate_table(table, node)
     slots = np.full(count, -1, dtype=np.int64)
     slots[result.column("frame").to_numpy()] = np.arange(result.num_rows)

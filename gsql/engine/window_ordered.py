@@ -26,17 +26,19 @@ from gsql.engine.sorting import sort_indices
 from gsql.engine.window_frames import Layout, Segments, frame_rows, group_starts
 from gsql.sql import plan
 
-__all__ = ["ordered_function"]
+__all__ = ["argument_ranks", "ordered_function"]
 
 
-def ordered_function(
-    call: plan.WindowCall,
-    layout: Layout,
-    table: pa.Table,
-    columns: list[pa.ChunkedArray],
-    segments: Segments,
-) -> pa.Array:
-    """Return the values of `call`, whose `argument_order` orders each frame, in sorted row order."""
+def argument_ranks(call: plan.WindowCall, layout: Layout, table: pa.Table) -> pa.Array:
+    """Return each row's position in the order of `call.argument_order`, in sorted row order."""
+    _, by_rank = _argument_order(call, layout, table)
+    rank_of = np.empty(layout.size, dtype=np.int64)
+    rank_of[by_rank] = np.arange(layout.size)
+    return pa.array(rank_of, pa.int64())
+
+
+def _argument_order(call: plan.WindowCall, layout: Layout, table: pa.Table):
+    """Return the argument keys in sorted row order and the row positions ordered by them."""
     take = pa.array(layout.permutation)
     keys = pa.table(
         {
@@ -50,6 +52,18 @@ def ordered_function(
     ]
     # The sort is stable, so rows with equal argument keys stay in window order.
     by_rank = sort_indices(keys, sort_keys).to_numpy() if layout.size else np.zeros(0, np.int64)
+    return keys, by_rank
+
+
+def ordered_function(
+    call: plan.WindowCall,
+    layout: Layout,
+    table: pa.Table,
+    columns: list[pa.ChunkedArray],
+    segments: Segments,
+) -> pa.Array:
+    """Return the values of `call`, whose `argument_order` orders each frame, in sorted row order."""
+    keys, by_rank = _argument_order(call, layout, table)
     rank_of = np.empty(layout.size, dtype=np.int64)
     rank_of[by_rank] = np.arange(layout.size)
     peer_of = np.empty(layout.size, dtype=np.int64)

@@ -94,6 +94,11 @@ _ARGUMENT_ORDERED = frozenset(
 )
 
 
+# Window aggregates whose result does not depend on the order of the frame's rows, so an ORDER
+# BY among their arguments changes nothing. STRING_AGG, ANY_VALUE and MODE are order-dependent.
+_ORDER_INSENSITIVE = _FILTERABLE - {"string_agg", "any_value", "mode"}
+
+
 def collect_windows(select: exp.Select) -> list[exp.Window]:
     """Return the distinct OVER expressions of the select list, ORDER BY and QUALIFY."""
     roots: list[exp.Expression] = list(select.expressions)
@@ -236,7 +241,9 @@ def _window_call(window: exp.Window, spec: dict[str, Any], column_for) -> plan.W
         raise BindError(
             f"FILTER is not allowed for the window function `{function.sql()[:60]}`, only for aggregates"
         )
-    if argument_order and name not in _ARGUMENT_ORDERED:
+    if name in _ORDER_INSENSITIVE:
+        argument_order = []
+    if argument_order and name not in _ARGUMENT_ORDERED and name != "string_agg":
         if name in _FILTERABLE:
             raise UnsupportedError(
                 f"ORDER BY inside the window aggregate `{function.sql()[:60]}` is not supported"
@@ -249,7 +256,7 @@ def _window_call(window: exp.Window, spec: dict[str, Any], column_for) -> plan.W
         raise UnsupportedError(
             f"IGNORE NULLS in `{function.sql()[:60]}` with an ORDER BY argument is not supported"
         )
-    if argument_order and frame["exclude"] and name not in _VALUE.values():
+    if argument_order and frame["exclude"] and name in _ARGUMENT_ORDERED - set(_VALUE.values()):
         # DuckDB 2.0 rejects this too, because the meaning of such a frame is not defined.
         raise BindError(
             f"EXCLUDE is not allowed for `{function.sql()[:60]}` with an ORDER BY argument"
