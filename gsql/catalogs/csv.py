@@ -17,6 +17,7 @@ a quoted multi-line value once.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import logging
@@ -192,10 +193,13 @@ def header_names(path: str, options: Mapping[str, Any]) -> list[str]:
     header_index = skiprows + (header or 0)
     record: list[str] | None = None
     try:
-        for index, (_, fields) in enumerate(_records(path, options)):
-            if index == header_index:
-                record = fields
-                break
+        # Closing the generator closes the file now, rather than whenever it is collected: a
+        # compressed Arrow stream still open at interpreter exit can abort the process.
+        with contextlib.closing(_records(path, options)) as records:
+            for index, (_, fields) in enumerate(records):
+                if index == header_index:
+                    record = fields
+                    break
     except (csv.Error, OSError, pa.ArrowException) as error:
         raise DataError(f"cannot read CSV file `{path}`: {error}") from None
     if record is None:
@@ -359,9 +363,10 @@ def _fields(count: int) -> str:
 def _line_of_record(path: str, options: Mapping[str, Any], number: int) -> int | None:
     """Return the line on which pyarrow's row `number` (1-based, blank lines skipped) starts."""
     try:
-        for index, (line, _) in enumerate(_records(path, options), start=1):
-            if index == number:
-                return line
+        with contextlib.closing(_records(path, options)) as records:
+            for index, (line, _) in enumerate(records, start=1):
+                if index == number:
+                    return line
     except (csv.Error, OSError, UnicodeError, DataError):
         return None
     return None
