@@ -12,9 +12,24 @@ from sqlglot import exp
 
 from gsql.errors import UnsupportedError
 
-__all__ = ["arrow_type", "normalize_arrow_type", "parse_type", "sql_type"]
+__all__ = [
+    "BIT",
+    "arrow_type",
+    "frame_arrow_type",
+    "is_bit",
+    "normalize_arrow_type",
+    "parse_type",
+    "sql_type",
+]
 
 Type = exp.DataType.Type
+
+# BIT strings (DuckDB's BIT, PostgreSQL's BIT VARYING) have no Arrow type. gsql stores a bit
+# string as the ASCII digits of its bits, `0101` as b"0101", in Arrow `binary`: the variant with
+# 32-bit offsets, which no other SQL type uses because scans turn every file's `binary` column
+# into `large_binary` (BLOB). Byte order then is DuckDB's order of bit strings, and Arrow's and
+# pandas' hashing, sorting and joins work on the values unchanged.
+BIT = pa.binary()
 
 _SIMPLE_TYPES: dict[exp.DataType.Type, pa.DataType] = {
     Type.BOOLEAN: pa.bool_(),
@@ -77,10 +92,18 @@ def arrow_type(data_type: exp.DataType | str, dialect: str | None = None) -> pa.
         return _decimal_type(data_type)
     if kind in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[kind]
+    if kind == Type.BIT:
+        # DuckDB accepts a length, BIT(4), and ignores it: every BIT value keeps its own length.
+        return BIT
     raise UnsupportedError(
         f"SQL type `{data_type.sql()}` is not supported; use one of BOOLEAN, the integer and "
-        "floating types, DECIMAL, VARCHAR, DATE, TIMESTAMP or TIMESTAMPTZ"
+        "floating types, DECIMAL, VARCHAR, DATE, TIMESTAMP, TIMESTAMPTZ or BIT"
     )
+
+
+def is_bit(arrow: pa.DataType) -> bool:
+    """Return whether `arrow` is the type of gsql's BIT strings."""
+    return arrow == BIT
 
 
 def _decimal_type(data_type: exp.DataType) -> pa.DataType:
@@ -106,6 +129,8 @@ def sql_type(arrow: pa.DataType) -> exp.DataType:
         return sql_type(arrow.value_type)
     if pa.types.is_decimal(arrow):
         return exp.DataType.build(f"DECIMAL({arrow.precision}, {arrow.scale})")
+    if is_bit(arrow):
+        return exp.DataType.build(Type.BIT)
     if pa.types.is_timestamp(arrow):
         return exp.DataType.build("TIMESTAMPTZ" if arrow.tz else "TIMESTAMP")
     for kind, candidate in _SIMPLE_TYPES.items():
@@ -127,7 +152,8 @@ def normalize_arrow_type(arrow: pa.DataType) -> pa.DataType:
 
     Parquet written by newer tools stores strings as `string_view`, which pandas' Arrow-backed
     arrays cannot `take` (pyarrow 26 has no kernel for it), and dictionary-encoded columns
-    would make every engine handle two physical layouts of one logical type.
+    would make every engine handle two physical layouts of one logical type. A file's `binary`
+    column is a BLOB, so it becomes `large_binary` and never reads as a BIT string.
     """
     if pa.types.is_dictionary(arrow):
         return normalize_arrow_type(arrow.value_type)
@@ -138,3 +164,13 @@ def normalize_arrow_type(arrow: pa.DataType) -> pa.DataType:
     if pa.types.is_date64(arrow):
         return pa.date32()
     return arrow
+
+
+def frame_arrow_type(arrow: pa.DataType) -> pa.DataType:
+    """Return the type that a computed column is stored as in a frame.
+
+    It is `normalize_arrow_type`'s type, except that BIT strings keep their own type.
+    """
+    if is_bit(arrow):
+        return arrow
+    return normalize_arrow_type(arrow)

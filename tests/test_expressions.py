@@ -687,6 +687,8 @@ BITWISE_CASES = [
     "ABS(i) << 2",
     "i >> 1",
     "~i",
+    "bit_length(s)",
+    "get_bit(CAST(i AS INTEGER)::BIT, 31)",
 ]
 
 

@@ -16,10 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gsql.engine.arrow_kernels import cast_value
+from gsql.engine.bit_strings import aggregate_bits
 from gsql.engine.decimals import _to_decimal, _unscaled
 from gsql.engine.sorting import sort_indices
 from gsql.errors import ExecutionError, UnsupportedError
 from gsql.sql import plan
+from gsql.types import is_bit
 
 __all__ = ["aggregate_table"]
 
@@ -290,6 +292,8 @@ def _filler(value_type: pa.DataType) -> Any:
         pass
     if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
         return pa.scalar("", value_type)
+    if pa.types.is_binary(value_type) or pa.types.is_large_binary(value_type):
+        return pa.scalar(b"", value_type)
     if pa.types.is_date(value_type) or pa.types.is_timestamp(value_type):
         return pa.scalar(0, pa.int64()).cast(value_type)
     return None
@@ -358,6 +362,8 @@ def _special(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size:
     if call.function in ("sum", "avg", "total") and call.distinct:
         result = _distinct_sum(call, table, group, size)
         return pc.fill_null(result, 0.0) if call.function == "total" else result
+    if call.function in _BITWISE_REDUCTIONS:
+        return _bitwise_aggregate(call, table, group, size)
     raise UnsupportedError(f"aggregate `{call.sql()}` is not supported on this engine")
 
 
@@ -478,3 +484,47 @@ def _distinct_sum(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, 
     grouped = rows.group_by(["__group"]).aggregate(requests)
     _check_integer_sums([plain], rows, ["__group"])
     return _scatter(grouped.column(outputs[0]), grouped.column("__group").to_numpy(), size, call)
+
+
+# BIT_AND, BIT_OR and BIT_XOR of integers.
+_BITWISE_REDUCTIONS = {
+    "bit_and": np.bitwise_and,
+    "bit_or": np.bitwise_or,
+    "bit_xor": np.bitwise_xor,
+}
+
+
+def _bitwise_aggregate(
+    call: plan.AggregateCall, table: pa.Table, group: np.ndarray, size: int
+) -> pa.Array:
+    """Compute BIT_AND, BIT_OR or BIT_XOR per group, of integers or of BIT strings.
+
+    NULLs are skipped and a group without values gives NULL. An integer result keeps the
+    argument's type, as in DuckDB.
+    """
+    values = table.column(call.argument)
+    if call.distinct:
+        pairs = pa.table({"g": pa.array(group, pa.int64()), "v": values})
+        pairs = pairs.group_by(["g", "v"], use_threads=False).aggregate([])
+        values, group = pairs.column("v"), pairs.column("g").to_numpy()
+    if is_bit(values.type):
+        return aggregate_bits(call.function.removeprefix("bit_"), values, group, size)
+    if pa.types.is_null(values.type):
+        return pa.nulls(size)
+    if not pa.types.is_integer(values.type):
+        raise ExecutionError(
+            f"{call.function.upper()} needs an integer or BIT argument, not `{values.type}`"
+        )
+
+    valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+    numbers = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)[valid]
+    groups = group[valid]
+    order = np.argsort(groups, kind="stable")
+    numbers, groups = numbers[order], groups[order]
+    result = np.zeros(size, dtype=numbers.dtype)
+    present = np.zeros(size, dtype=bool)
+    if len(groups):
+        starts = np.flatnonzero(np.diff(groups, prepend=-1) != 0)
+        result[groups[starts]] = _BITWISE_REDUCTIONS[call.function].reduceat(numbers, starts)
+        present[groups[starts]] = True
+    return pa.array(result, values.type, mask=~present)

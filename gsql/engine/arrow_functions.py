@@ -544,4 +544,6 @@ KERNELS.update(FUNCTION_KERNELS)
 ANONYMOUS_KERNELS["date_part"] = _date_part
 ANONYMOUS_KERNELS["datepart"] = _date_part
 
+import gsql.engine.bit_functions  # noqa: F401  (registers the BIT string functions)
+
 _ = math  # kept for kernels that need math constants

@@ -23,9 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from gsql.engine import bit_strings
 from gsql.engine.decimals import decimal_to_double, fast_decimal_arithmetic
 from gsql.errors import ExecutionError, UnsupportedError
-from gsql.types import arrow_type
+from gsql.types import BIT, arrow_type, is_bit
 
 __all__ = ["KERNELS", "Evaluator", "Value"]
 
@@ -165,6 +166,14 @@ def common_type(types: list[pa.DataType]) -> pa.DataType:
 def _common_pair(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     if a == b:
         return a
+    if is_bit(a) or is_bit(b):
+        # Text casts to BIT, as a string literal does in DuckDB. No other type combines with it.
+        other = b if is_bit(a) else a
+        if _is_string(other):
+            return BIT
+        raise ExecutionError(
+            f"cannot combine a BIT string with a value of type `{other}`; add a CAST"
+        )
     if _is_string(a) and _is_string(b):
         return pa.large_string()
     if pa.types.is_floating(a) or pa.types.is_floating(b):
@@ -220,6 +229,8 @@ def cast_value(value: Value, target: pa.DataType, dialect: str = "duckdb", safe:
         return value
     if pa.types.is_null(source):
         return pa.scalar(None, target) if isinstance(value, pa.Scalar) else pa.nulls(len(value), target)
+    if is_bit(source) or is_bit(target):
+        return bit_strings.cast_bits(value, target)
     if pa.types.is_integer(target) and (pa.types.is_floating(source) or pa.types.is_decimal(source)):
         return _number_to_integer(value, target, dialect)
     if pa.types.is_floating(target) and pa.types.is_decimal128(source):
@@ -393,6 +404,10 @@ def _arithmetic(function: str) -> Kernel:
         if _is_string(left.type) or _is_string(right.type):
             raise ExecutionError(
                 f"cannot apply `{expression.key.upper()}` to a string in `{expression.sql()}`; add a CAST"
+            )
+        if is_bit(left.type) or is_bit(right.type):
+            raise ExecutionError(
+                f"cannot apply `{expression.key.upper()}` to a BIT string in `{expression.sql()}`"
             )
         fast = _fast_decimal(function, left, right)
         if fast is not None:
@@ -599,6 +614,8 @@ def _negate(evaluator: Evaluator, expression: exp.Neg) -> Value:
     value = evaluator.evaluate(expression.this)
     if _is_null_type(value):
         return value
+    if is_bit(value.type):
+        raise ExecutionError(f"cannot negate a BIT string in `{expression.sql()}`")
     return pc.negate_checked(value)
 
 
@@ -925,9 +942,39 @@ def _nullif(evaluator: Evaluator, expression: exp.Nullif) -> Value:
 def _cast(evaluator: Evaluator, expression: exp.Cast) -> Value:
     value = evaluator.evaluate(expression.this)
     target = arrow_type(expression.args["to"], evaluator.dialect)
+    if is_bit(target) and pa.types.is_int64(value.type):
+        # A BIT string is as wide as the integer type, so the type must be DuckDB's.
+        typed = duckdb_integer(expression.this, value)
+        if typed is None:
+            raise UnsupportedError(
+                f"CAST of the BIGINT value `{expression.this.sql()[:80]}` to BIT is not supported, "
+                "because gsql types some INTEGER expressions as BIGINT; cast it to INTEGER or "
+                "BIGINT first"
+            )
+        value = typed
     if isinstance(expression, exp.TryCast) or expression.args.get("safe"):
         return _try_cast(value, target, evaluator.dialect)
     return cast_value(value, target, evaluator.dialect)
+
+
+def duckdb_integer(operand: exp.Expression, value: Value) -> Value | None:
+    """Return a BIGINT `value` with DuckDB's integer type for `operand`, or None when unknown.
+
+    gsql computes as BIGINT some values that DuckDB types as INTEGER, and the width matters to
+    BIT strings. An integer literal is INTEGER in DuckDB when it fits, so it is narrowed here,
+    and an explicit `CAST(... AS BIGINT)` is BIGINT. Any other BIGINT value gives None.
+    """
+    # A sign keeps the type of an integer.
+    while isinstance(operand, (exp.Paren, exp.Neg)):
+        operand = operand.this
+    if isinstance(operand, exp.Literal) and not operand.is_string:
+        number = value.as_py() if isinstance(value, pa.Scalar) else None
+        if number is not None and -(2**31) <= number < 2**31:
+            return pa.scalar(number, pa.int32())
+        return value
+    if isinstance(operand, exp.Cast) and arrow_type(operand.args["to"]) == pa.int64():
+        return value
+    return None
 
 
 def _try_cast(value: Value, target: pa.DataType, dialect: str) -> Value:
@@ -1232,6 +1279,8 @@ def _interval(evaluator: Evaluator, expression: exp.Interval) -> Value:
 def _bitwise(function: str) -> Kernel:
     def kernel(evaluator: Evaluator, expression: exp.Binary) -> Value:
         left, right = _binary_operands(evaluator, expression)
+        if is_bit(left.type) or is_bit(right.type):
+            return _bitwise_bits(function, left, right)
         if _is_null_type(left) or _is_null_type(right):
             return pa.scalar(None, pa.int64())
         if not (pa.types.is_integer(left.type) and pa.types.is_integer(right.type)):
@@ -1248,6 +1297,26 @@ def _bitwise(function: str) -> Kernel:
             raise ExecutionError(f"`{expression.sql()}` failed: {error}") from None
 
     return kernel
+
+
+# The operation on BIT strings of each integer kernel of `_bitwise`.
+_BIT_OPERATIONS = {"bit_wise_and": "and", "bit_wise_or": "or", "bit_wise_xor": "xor"}
+
+
+def _bitwise_bits(function: str, left: Value, right: Value) -> Value:
+    """Apply `&`, `|`, XOR, `<<` or `>>` where an operand is a BIT string."""
+    if function.startswith("shift"):
+        if not is_bit(left.type):
+            raise ExecutionError(f"cannot shift a value of type `{left.type}` by a BIT string")
+        if _is_null_type(right):
+            return pa.scalar(None, BIT)
+        return bit_strings.shift_bits(left, right, left=function == "shift_left")
+    if _is_null_type(left) or _is_null_type(right):
+        return pa.scalar(None, BIT)
+    # The common type is BIT because text casts to BIT. Any other type raises.
+    target = common_type([left.type, right.type])
+    operation = _BIT_OPERATIONS[function]
+    return bit_strings.bitwise_bits(operation, cast_value(left, target), cast_value(right, target))
 
 
 def _sqlite_shift(evaluator: Evaluator, function: str, left: Value, right: Value) -> Value:
@@ -1273,6 +1342,8 @@ def _sqlite_shift(evaluator: Evaluator, function: str, left: Value, right: Value
 
 def _bitwise_not(evaluator: Evaluator, expression: exp.BitwiseNot) -> Value:
     value = evaluator.evaluate(expression.this)
+    if is_bit(value.type):
+        return bit_strings.not_bits(value)
     if _is_null_type(value):
         return pa.scalar(None, pa.int64())
     return pc.bit_wise_not(cast_value(value, pa.int64()))

@@ -26,7 +26,7 @@ from gsql.engine.sorting import sort_indices, top_indices
 from gsql.engine.window import compute_window, output_order
 from gsql.errors import ExecutionError
 from gsql.sql import plan
-from gsql.types import normalize_arrow_type
+from gsql.types import frame_arrow_type
 
 __all__ = ["PandasBackend", "frame_from_table", "table_from_frame"]
 
@@ -59,7 +59,7 @@ def _evaluator(frame: pd.DataFrame, dialect: str) -> Evaluator:
 
 def _series(value: Value, evaluator: Evaluator, index: pd.Index) -> pd.Series:
     array = evaluator.array(value)
-    normalized = normalize_arrow_type(array.type)
+    normalized = frame_arrow_type(array.type)
     if normalized != array.type:
         array = array.cast(normalized)
     return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index, copy=False)

@@ -42,6 +42,9 @@ AGGREGATE_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.GroupConcat: "string_agg",
     exp.PercentileCont: "percentile_cont",
     exp.PercentileDisc: "percentile_disc",
+    exp.BitwiseAndAgg: "bit_and",
+    exp.BitwiseOrAgg: "bit_or",
+    exp.BitwiseXorAgg: "bit_xor",
 }
 
 # Aggregates of (y, x) pairs that skip a pair with a NULL. They are kept out of
@@ -53,7 +56,9 @@ PAIR_AGGREGATES: dict[type[exp.Expression], str] = {
 }
 
 # Functions that accept DISTINCT; for the others DISTINCT would change nothing or is undefined.
-_DISTINCT_FUNCTIONS = frozenset({"count", "sum", "avg", "min", "max", "string_agg"})
+_DISTINCT_FUNCTIONS = frozenset(
+    {"count", "sum", "avg", "min", "max", "string_agg", "bit_and", "bit_or", "bit_xor"}
+)
 
 PreColumn = Callable[[exp.Expression], str]
 

@@ -123,6 +123,8 @@ SCALAR_EXPRESSIONS: frozenset[type[exp.Expression]] = frozenset(
         exp.BitwiseLeftShift,
         exp.BitwiseRightShift,
         exp.BitwiseNot,
+        exp.BitLength,
+        exp.Getbit,
         exp.HexString,
         exp.Try,
     }
@@ -162,7 +164,9 @@ UNHANDLED_ARGUMENTS: dict[type[exp.Expression], frozenset[str]] = {
 from gsql.sql.aggregates import AGGREGATE_FUNCTIONS  # noqa: E402  (re-exported)
 
 # Scalar functions that sqlglot parses as `Anonymous` and that gsql implements by name.
-ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset({"date_part", "datepart"})
+ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset(
+    {"date_part", "datepart", "bit_count", "octet_length", "set_bit", "bit_position", "bitstring"}
+)
 
 
 def check_supported(expression: exp.Expression) -> None:

@@ -68,7 +68,8 @@ def parse_sql(text: str, dialect: str | None = None) -> exp.Expression:
 
 
 def _parse_with_using_key(text: str, dialect: str) -> list[exp.Expression | None]:
-    """Parse `text`, reading DuckDB's `WITH RECURSIVE t(...) USING KEY (...)` clauses.
+    """Parse `text`, reading DuckDB's `WITH RECURSIVE t(...) USING KEY (...)` clauses and row
+    constructors `ROW(...)` that sqlglot would read as types.
 
     sqlglot 30.30 reads a USING KEY clause only when it lists plain column names. So the
     clause's tokens are taken out of the token stream and parsed as a select list, and the
@@ -76,6 +77,8 @@ def _parse_with_using_key(text: str, dialect: str) -> list[exp.Expression | None
     """
     reader = Dialect.get_or_raise(dialect)
     tokens = reader.tokenize(text)
+    if dialect == "duckdb":
+        _mark_row_constructors(tokens, reader.parser_class.TYPE_TOKENS)
     clauses = _take_using_key_clauses(tokens)
     statements = reader.parser().parse(tokens, text)
     if not clauses:
@@ -88,6 +91,35 @@ def _parse_with_using_key(text: str, dialect: str) -> list[exp.Expression | None
     if clauses:
         raise SqlSyntaxError("syntax error: USING KEY must follow the name of a recursive CTE")
     return statements
+
+
+# The tokens after which a type name is a type: `AS` and `::` of a cast, and a column or field
+# name in a column definition or a struct type.
+_BEFORE_TYPE = frozenset({TokenType.ALIAS, TokenType.DCOLON, TokenType.VAR, TokenType.IDENTIFIER})
+
+
+def _mark_row_constructors(tokens: list[Token], type_tokens: set[TokenType]) -> None:
+    """Make each `ROW(...)` in a value position a function call, in place.
+
+    sqlglot 30.30 tokenizes DuckDB's ROW as the STRUCT type keyword, so in `ROW(0, 0) < ANY (q)`
+    its parser reads `ROW(0, 0)` as a type and `<` as the start of `ROW(...)<...>`, and fails.
+    ROW followed by `(` becomes a function name, as sqlglot already parses `ROW(0, 0) = x`,
+    unless it is a type: right after a token of `_BEFORE_TYPE`, or inside the parentheses of
+    such a type, as in `CAST(x AS MAP(INT, ROW(a INT)))`.
+    """
+    index = 0
+    while index + 1 < len(tokens):
+        token = tokens[index]
+        opens = tokens[index + 1].token_type == TokenType.L_PAREN
+        after_type_position = index > 0 and tokens[index - 1].token_type in _BEFORE_TYPE
+        if opens and after_type_position and token.token_type in type_tokens:
+            close = _matching_paren(tokens, index + 1, step=1)
+            if close > 0:
+                index = close + 1
+                continue
+        if opens and token.token_type == TokenType.STRUCT and token.text.upper() == "ROW":
+            token.token_type = TokenType.VAR
+        index += 1
 
 
 def _take_using_key_clauses(tokens: list[Token]) -> dict[int, list[Token]]:

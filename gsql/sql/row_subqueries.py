@@ -15,6 +15,11 @@ Each `ANY` becomes one or two `MarkJoin`s of the outer rows with the subquery's 
 marks a TRUE comparison, and for `=` and `<>` one that marks a NULL comparison. `=` joins on
 the fields as hash keys; the other operators test every pair of rows.
 
+A subquery may instead return one row-valued column, `SELECT s FROM (VALUES (ROW(1, 2))) t(s)`.
+gsql has no struct type, so such a VALUES column is split into one column per field. DuckDB
+then compares structs, not rows: a NULL field equals a NULL field in `=` and `<>` as well, so
+no comparison is NULL.
+
 >>> # SELECT (a, b) IN (SELECT x, y FROM s) FROM t
 >>> # becomes
 >>> # Project CASE WHEN m1 THEN TRUE WHEN m2 THEN NULL ELSE FALSE END
@@ -85,7 +90,9 @@ def plan_row_comparison(
         raise UnsupportedError(
             f"a correlated row comparison with subquery `{text}` is not supported"
         )
-    relation = builder.query(query, builder.current_ctes)
+    split = _split_row_values(builder, query, len(fields))
+    relation = builder.query(split if split is not None else query, builder.current_ctes)
+    structs = split is not None
     if len(relation.names) == 1:
         # DuckDB compares the row with a struct-valued column here; gsql has no struct type.
         raise UnsupportedError(
@@ -105,7 +112,11 @@ def plan_row_comparison(
     lefts = [_ref(column) for column in left_columns]
     rights = [_ref(column) for column in right_columns]
 
-    if operator is exp.EQ:
+    if structs and operator in (exp.EQ, exp.NEQ):
+        same = _all_same(lefts, rights)
+        test = same if operator is exp.EQ else exp.Not(this=exp.paren(same, copy=False))
+        true_mark = _mark_join(builder, left_node, relation.node, residual=test)
+    elif operator is exp.EQ:
         true_mark = _mark_join(
             builder, left_node, relation.node, keys=(left_columns, right_columns)
         )
@@ -120,7 +131,7 @@ def plan_row_comparison(
     node: plan.Node = true_mark
     result: exp.Expression = _ref(true_mark.mark)
 
-    if operator in (exp.EQ, exp.NEQ):
+    if operator in (exp.EQ, exp.NEQ) and not structs:
         comparison = (
             _all_equal(lefts, rights) if operator is exp.EQ else _any_differs(lefts, rights)
         )
@@ -139,6 +150,58 @@ def plan_row_comparison(
     if quantifier == "all":
         return exp.Not(this=exp.paren(result, copy=False))
     return result
+
+
+def _split_row_values(
+    builder: _PlanBuilder, query: exp.Expression, count: int
+) -> exp.Select | None:
+    """Return `query` with its one row-valued VALUES column split into `count` columns.
+
+    Only `SELECT s FROM (VALUES (ROW(...)), ...) t(s, ...)`, where every value of `s` is a
+    `ROW(...)` of `count` fields, is split. Any other query gives None.
+    """
+    if not isinstance(query, exp.Select) or len(query.expressions) != 1:
+        return None
+    if any(value for key, value in query.args.items() if key not in ("expressions", "from_")):
+        return None
+    source = query.args["from_"].this if query.args.get("from_") else None
+    alias = source.args.get("alias") if isinstance(source, exp.Values) else None
+    selected = query.expressions[0].unalias()
+    if alias is None or not alias.columns or not isinstance(selected, exp.Column):
+        return None
+    names = [column.name for column in alias.columns]
+    if selected.table not in ("", alias.name) or selected.name not in names:
+        return None
+    position = names.index(selected.name)
+
+    rows = []
+    for row in source.expressions:
+        cells = list(row.expressions) if isinstance(row, exp.Tuple) else []
+        fields = row_fields(cells[position]) if len(cells) == len(names) else None
+        if fields is None or len(fields) != count:
+            return None
+        cells[position : position + 1] = [field.copy() for field in fields]
+        rows.append(exp.Tuple(expressions=[cell.copy() for cell in cells]))
+    field_names = [builder.fresh("f") for _ in range(count)]
+    columns = names[:position] + field_names + names[position + 1 :]
+    values = exp.Values(
+        expressions=rows,
+        alias=exp.TableAlias(
+            this=exp.to_identifier(alias.name),
+            columns=[exp.to_identifier(name) for name in columns],
+        ),
+    )
+    projection = [exp.column(name, table=alias.name) for name in field_names]
+    return exp.select(*projection).from_(values)
+
+
+def _all_same(lefts: list[exp.Expression], rights: list[exp.Expression]) -> exp.Expression:
+    """Return a never-NULL test that the fields are pairwise equal, NULL equal to NULL."""
+    pairs = [
+        exp.NullSafeEQ(this=left.copy(), expression=right.copy())
+        for left, right in zip(lefts, rights)
+    ]
+    return exp.and_(*pairs, copy=False)
 
 
 def _all_equal(lefts: list[exp.Expression], rights: list[exp.Expression]) -> exp.Expression:

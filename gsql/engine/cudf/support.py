@@ -28,6 +28,7 @@ from gsql.engine.cudf.schemas import TypeOracle, infer_schemas, is_constant
 from gsql.errors import GsqlError
 from gsql.sql import plan
 from gsql.sql.expressions import SCALAR_EXPRESSIONS
+from gsql.types import is_bit
 
 __all__ = [
     "EXPRESSION_FALLBACKS",
@@ -68,6 +69,11 @@ NODE_FALLBACKS: dict[type[plan.Node], str] = {
 NATIVE_AGGREGATES = frozenset(
     {"count_star", "count", "sum", "avg", "min", "max", "any_value", "stddev_samp", "stddev_pop", "var_samp", "var_pop"}
 )
+
+# BIT strings are stored as Arrow `binary`, which gsql's cuDF frames do not hold.
+_BIT_REASON = "BIT strings have no cuDF column type in gsql, so they are computed on the host"
+# Functions that return BIT strings from arguments that may come from the GPU.
+_BIT_FUNCTIONS = frozenset({"set_bit", "bitstring"})
 
 _EXTRACT_UNITS = frozenset(
     {"year", "month", "day", "hour", "minute", "second", "quarter", "dow", "dayofweek", "doy", "dayofyear"}
@@ -569,7 +575,19 @@ def node_fallback_reason(node: plan.Node) -> str | None:
             problem = _aggregate_problem(call)
             if problem:
                 return problem
+    if any(_makes_bits(expression) for expression in node_expressions(node)):
+        return _BIT_REASON
     return None
+
+
+def _makes_bits(expression: exp.Expression) -> bool:
+    """Return whether `expression` casts to BIT or calls a function that returns BIT strings."""
+    for node in expression.walk():
+        if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BIT:
+            return True
+        if isinstance(node, exp.Anonymous) and node.name.lower() in _BIT_FUNCTIONS:
+            return True
+    return False
 
 
 def _aggregate_problem(call: plan.AggregateCall) -> str | None:
@@ -631,6 +649,10 @@ def node_placement(node: plan.Node, input_schema: pa.Schema | None, dialect: str
     reason = node_fallback_reason(node)
     if reason is not None:
         return "pandas", [reason]
+    bit_columns = [field.name for field in input_schema or [] if is_bit(field.type)]
+    if bit_columns:
+        # The input stays on the host; at run time the failed upload sends the node there.
+        return "pandas", [f"{_BIT_REASON} (column `{bit_columns[0]}`)"]
 
     expressions = node_expressions(node)
     if not expressions:
