@@ -283,7 +283,10 @@ def _read_file(
         skip_rows=options.get("skiprows", 0) + (0 if header is None else header + 1),
         encoding=options.get("encoding", "utf8"),
     )
-    parse_options = _parse_options(options, on_invalid_row)
+    # The row handler, a Python callable, goes only to the one-thread read that runs after an
+    # error: the threaded reader may release it on an Arrow worker thread while the interpreter
+    # exits, which aborts the process ("terminate called without an active exception").
+    parse_options = _parse_options(options, None if use_threads else on_invalid_row)
     convert_options = _convert_options(options, types, include)
 
     try:
@@ -296,14 +299,10 @@ def _read_file(
         ) from None
     except pa.ArrowInvalid as error:
         # pyarrow numbers rows only when it reads on one thread. Reading again that way raises
-        # the same error, now with the row number.
-        row = invalid_rows[0] if invalid_rows else None
-        conversion = _CONVERSION_ERROR.match(str(error))
-        unnumbered = (row is not None and row.number is None) or (
-            conversion is not None and conversion.group(2) is None
-        )
-        if unnumbered and use_threads:
+        # the same error, now with the row number and the malformed row.
+        if use_threads:
             _read_file(path, options, names, types, include, use_threads=False)
+        row = invalid_rows[0] if invalid_rows else None
         if row is not None:
             raise _malformed_row_error(path, options, row) from None
         raise _conversion_error(path, options, names, error) from None
