@@ -449,6 +449,40 @@ def test_exists_over_ungrouped_aggregate_matches_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)
 
 
+# Select-list aliases read inside subqueries ---------------------------------------------------
+
+# DuckDB reads an alias of an earlier select-list item inside a later item's subquery, unless a
+# table in scope has a column of that name.
+LATERAL_ALIAS_CASES = [
+    "SELECT o.v AS w, (SELECT MAX(i.v) FROM i WHERE i.v < w) FROM o",
+    "SELECT o.k + 1 AS n, n IN (SELECT i.k + n FROM i) FROM o",
+    "SELECT o.k AS a, a * 2 AS b, (SELECT b + MAX(i.v) FROM i WHERE i.k = a) FROM o",
+    "SELECT o.v AS w, (SELECT i.k FROM i WHERE i.v < w ORDER BY i.v DESC LIMIT 1) FROM o",
+    "SELECT o.v AS w, (SELECT (SELECT w + i.v) FROM i WHERE i.k = 3) FROM o",
+    # Grouped by the alias: the subquery reads the group key.
+    "SELECT o.k + 1 AS n, n IN (SELECT i.k + n FROM i) FROM o GROUP BY n",
+    "SELECT o.k + 1 AS n, (SELECT MAX(i.v) FROM i WHERE i.k = n) FROM o GROUP BY n",
+    "SELECT o.k + 1 AS n, (SELECT MIN(i.v) FROM i WHERE i.k < n) FROM o GROUP BY o.k",
+    "SELECT SUM(o.v) AS s, (SELECT s + MAX(i.v) FROM i) FROM o GROUP BY o.k",
+    # Real columns win: `x` is a column of r, `v` of i.
+    "SELECT o.v * 2 AS x, (SELECT COUNT(*) FROM r WHERE r.y = x) FROM o",
+    "SELECT o.k AS v, (SELECT MAX(v) FROM i) FROM o",
+]
+
+
+@pytest.mark.parametrize("sql", LATERAL_ALIAS_CASES)
+def test_lateral_alias_in_subquery_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_alias_defined_later_is_unknown(context, duck):
+    sql = "SELECT (SELECT w + 1) AS z, o.v AS w FROM o"
+    with pytest.raises(duckdb.Error, match="cannot be referenced before it is defined"):
+        duck.sql(sql).fetchall()
+    with pytest.raises(BindError, match="unknown column `w`"):
+        context.sql(sql)
+
+
 def test_fetch_first_matches_duckdb(context, duck):
     sql = "SELECT x FROM r ORDER BY x NULLS FIRST OFFSET 1 ROWS FETCH FIRST 2 ROWS ONLY"
     assert context.sql(sql).rows() == duck.sql(sql).fetchall()

@@ -357,17 +357,17 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
     if outer and isinstance(query, exp.Select):
         value = _unalias(query.expressions[0]) if len(query.expressions) == 1 else None
         if value is not None and not _has_plain_aggregate(value):
-            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
         if any(query.args.get(clause) for clause in ("group", "limit", "offset")):
             # GROUP BY may give an outer row several rows, and LIMIT and OFFSET choose among
             # them, so neither survives moving the correlation into a join.
-            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
         try:
             correlation, select = _split_correlation(query, scope)
         except UnsupportedError:
-            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
         if correlation.residual:
-            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
     correlation, select = _split_correlation(query, scope)
     if not correlation.inner_keys and not correlation.residual:
         relation = builder.query(query, builder.current_ctes)
@@ -418,7 +418,9 @@ def _number_outer_rows(builder, holder) -> tuple[plan.Node, str]:
     return numbered, row_id
 
 
-def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: str, holder, scope, outer: set[str]):
+def _join_outer_rows(
+    builder, select: exp.Select, numbered: plan.Node, row_id: str, holder, scope, outer: set[str], resolve_outer=None
+):
     """Return `select` with the outer rows it reads added to its FROM, and the CTEs naming them.
 
     The outer columns that the subquery reads become a table with the outer row number, added
@@ -427,9 +429,10 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
     """
     from gsql.sql.build import Relation
 
+    select, keys = _read_alias_keys(select, outer, holder, resolve_outer)
     referenced: dict[str, list[str]] = {alias: [] for alias in outer}
     for column in select.find_all(exp.Column):
-        if column.table in outer and column.name not in referenced[column.table]:
+        if column.table in outer and column.name not in referenced[column.table] and column.name not in keys:
             referenced[column.table].append(column.name)
 
     ctes = dict(builder.current_ctes)
@@ -445,6 +448,10 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
                     f"a correlated subquery that reads `{alias}.{name}` after GROUP BY is not supported"
                 )
             frame_columns.append(frame_column)
+        for name, (key_alias, frame_column) in keys.items():
+            if key_alias == alias:
+                referenced[alias].append(name)
+                frame_columns.append(frame_column)
         table_name = builder.fresh("outer")
         node = plan.Project(
             [builder.fresh("oc") for _ in frame_columns] + [builder.fresh("oc")],
@@ -456,6 +463,44 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
         if alias != first:
             links.append(exp.EQ(this=exp.column("__rid", alias), expression=exp.column("__rid", first)))
     return _add_outer_tables(select, tables, links, outer), ctes, first
+
+
+def _read_alias_keys(select: exp.Select, outer: set[str], holder, resolve_outer) -> tuple[exp.Select, dict[str, tuple[str, str]]]:
+    """Replace the outer values that `select` reads through a select-list alias by outer columns.
+
+    The binder puts a copy of the aliased item in place of the alias (see `bind.SELECT_ALIAS`).
+    After `SELECT x + 1 AS k ... GROUP BY k` the outer rows hold `x + 1` only as a key column,
+    so such a copy is read whole, as a column of the outer rows, where it resolves to one.
+    Return the select and {new column name: (outer alias, frame column)}.
+    """
+    from gsql.sql.bind import SELECT_ALIAS
+
+    keys: dict[str, tuple[str, str]] = {}
+    if resolve_outer is None:
+        return select, keys
+    marked = [node for node in select.walk() if SELECT_ALIAS in node.meta]
+    if not marked:
+        return select, keys
+    select = select.copy()
+    for node in list(select.walk()):
+        if SELECT_ALIAS not in node.meta or node.parent is None:
+            continue
+        read = free_aliases(node)
+        if not read or not read <= outer:
+            continue
+        try:
+            resolved = resolve_outer(node)
+        except (BindError, UnsupportedError):
+            continue
+        while isinstance(resolved, exp.Paren):
+            resolved = resolved.this
+        if not isinstance(resolved, exp.Column) or resolved.name not in holder.node.columns:
+            continue
+        name = f"__alias{len(keys)}"
+        alias = min(read)
+        keys[name] = (alias, resolved.name)
+        node.replace(exp.column(name, table=alias))
+    return select, keys
 
 
 def _add_outer_tables(select: exp.Select, tables: list[exp.Table], links: list[exp.Expression], outer: set[str]) -> exp.Select:
@@ -567,7 +612,7 @@ def _keeps_left_rows(join: exp.Join) -> bool:
     return side in ("", "LEFT") and kind in ("", "INNER", "OUTER", "CROSS", "SEMI", "ANTI") and method != "POSITIONAL"
 
 
-def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str]) -> exp.Expression:
+def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str], resolve_outer=None) -> exp.Expression:
     """Evaluate a correlated scalar subquery once per outer row, by joining the outer rows in.
 
     Each outer row gets a row number and joins the subquery's FROM (see `_join_outer_rows`).
@@ -589,7 +634,7 @@ def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[
     else:
         _check_per_row_grouping(select, "a correlated scalar subquery")
     numbered, row_id = _number_outer_rows(builder, holder)
-    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
+    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer, resolve_outer)
     _partition_by_row(modified, first)
     if aggregated:
         modified.set("group", exp.Group(expressions=[]))
@@ -645,7 +690,7 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
     _check_per_row_grouping(select, "a correlated EXISTS or IN subquery")
     limits = limit_values(select)
     numbered, row_id = _number_outer_rows(builder, holder)
-    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
+    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer, resolve_outer)
     _partition_by_row(modified, first)
     _group_by_row(modified, first, outer)
     width = 1 if probe is not None else 0
