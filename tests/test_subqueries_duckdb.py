@@ -397,6 +397,7 @@ CORRELATED_LIMIT_CASES = [
     "SELECT o.k, o.v, o.v IN (SELECT DISTINCT i.v FROM i WHERE i.k >= o.k ORDER BY i.v LIMIT 2) FROM o",
     "SELECT o.k, o.v, o.v IN (SELECT MAX(i.v) FROM i WHERE i.k = o.k OFFSET 1) FROM o",
     "SELECT o.k, o.v, o.v <> ALL (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v LIMIT 1) FROM o",
+    "SELECT o.k, o.v, o.v > ALL (SELECT MIN(i.v) FROM i WHERE i.k = o.k OFFSET 1) FROM o",
     # Grouped EXISTS and IN: an equality correlation joins on the group keys plus the inner key.
     "SELECT o.k, o.v IN (SELECT MAX(i.v) FROM i WHERE i.k = o.k GROUP BY i.v) FROM o",
     "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k = o.k GROUP BY i.v HAVING COUNT(*) > 1) FROM o",
@@ -447,6 +448,35 @@ UNGROUPED_AGGREGATE_CASES = [
 @pytest.mark.parametrize("sql", UNGROUPED_AGGREGATE_CASES)
 def test_exists_over_ungrouped_aggregate_matches_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)
+
+
+# Subqueries whose HAVING reads the enclosing query -------------------------------------------
+
+# The aggregation reads only the subquery's own rows, and HAVING then tests an outer value, an
+# aggregate of the outer query or both.
+OUTER_HAVING_CASES = [
+    "SELECT o.k, (SELECT COUNT(*) FROM i HAVING COUNT(*) > o.k) FROM o",
+    "SELECT o.k, (SELECT SUM(i.v) FROM i WHERE i.v > 5 HAVING o.v > 4) FROM o",
+    "SELECT o.k, (SELECT 1 HAVING o.v > 4) FROM o",
+    "SELECT o.k, o.v IN (SELECT COUNT(*) + 1 FROM i HAVING COUNT(*) < o.v) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i HAVING MIN(o.v) > 4) FROM o GROUP BY o.k",
+    "SELECT o.k, o.k = ALL (SELECT 1 FROM i HAVING MIN(o.v) IS NULL) FROM o GROUP BY o.k",
+    "SELECT o.k, o.k > ANY (SELECT COUNT(*) - 5 FROM i HAVING MAX(o.v) > 3) FROM o GROUP BY o.k",
+    "SELECT o.k, o.k < ALL (SELECT MAX(i.k) FROM i HAVING MAX(o.v) > 6) FROM o GROUP BY o.k",
+    # The outer column is written unqualified.
+    "SELECT o.k, (SELECT COUNT(*) FROM r HAVING MIN(v) > 4) FROM o GROUP BY o.k",
+]
+
+
+@pytest.mark.parametrize("sql", OUTER_HAVING_CASES)
+def test_outer_reference_in_having_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_correlated_where_and_having_unsupported(context):
+    sql = "SELECT o.k, (SELECT COUNT(*) FROM i WHERE i.k = o.k HAVING COUNT(*) > 1) FROM o"
+    with pytest.raises(UnsupportedError, match="HAVING"):
+        context.sql(sql)
 
 
 # Select-list aliases read inside subqueries ---------------------------------------------------

@@ -105,6 +105,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
     except sqlglot.errors.OptimizeError as error:
         raise _bind_error(error, sources) from None
     coalesce_using_chains(qualified)
+    _qualify_outer_references(qualified, column_names)
     for table_value in qualified.find_all(exp.TableColumn):
         if isinstance(table_value.parent, exp.Ordered):
             continue  # DuckDB's ORDER BY a whole row: the plan builder expands it
@@ -444,6 +445,64 @@ def _from_item_columns(
     if "*" in names or any(isinstance(node, exp.Star) for node in body.expressions if isinstance(body, exp.Select)):
         return None
     return {fold(name) for name in names}
+
+
+def _qualify_outer_references(expression: exp.Expression, column_names: dict[str, dict[str, str]]) -> None:
+    """Qualify the enclosing query's columns that HAVING and QUALIFY of a subquery read.
+
+    sqlglot 30.30's qualifier leaves such a column unqualified, as in `(SELECT 1 FROM u HAVING
+    MIN(x) IS NULL)` with `x` a column of the enclosing query. A name that is a column or an
+    alias of the subquery itself is left alone. Otherwise the name is qualified with the FROM
+    item of the nearest enclosing SELECT that has it, when exactly one item there has it and
+    every FROM item on the way has known columns.
+    """
+    ctes: dict[str, exp.CTE | None] = {}
+    for cte in expression.find_all(exp.CTE):
+        name = cte.alias_or_name
+        ctes[name] = None if name in ctes else cte
+    for select in list(expression.find_all(exp.Select)):
+        for clause in ("having", "qualify"):
+            node = select.args.get(clause)
+            if node is None:
+                continue
+            for column in list(node.find_all(exp.Column)):
+                if column.table or column.find_ancestor(exp.Select) is not select:
+                    continue
+                owner = _enclosing_owner(column.name, select, ctes, column_names)
+                if owner is not None:
+                    column.set("table", exp.to_identifier(owner))
+
+
+def _enclosing_owner(
+    name: str, select: exp.Select, ctes: dict[str, exp.CTE | None], column_names: dict[str, dict[str, str]]
+) -> str | None:
+    """Return the alias of the enclosing FROM item that has column `name`, or None if unsure.
+
+    A SELECT reached from its FROM, JOIN or WITH clause is skipped, because its FROM items are
+    not visible there.
+    """
+    if name in {item.alias for item in select.expressions if isinstance(item, exp.Alias)}:
+        return None
+    items = _from_items(select)
+    columns = [_from_item_columns(item, ctes, column_names, fold=str) for item in items]
+    if any(found is None or name in found for found in columns):
+        return None  # a column of the subquery itself, or maybe one
+    child: exp.Expression = select
+    while True:
+        while child.parent is not None and not isinstance(child.parent, exp.Select):
+            child = child.parent
+        scope = child.parent
+        if scope is None:
+            return None
+        if child.arg_key not in ("from_", "joins", "with_"):
+            items = _from_items(scope)
+            columns = [_from_item_columns(item, ctes, column_names, fold=str) for item in items]
+            if any(found is None for found in columns):
+                return None
+            owners = [item.alias_or_name for item, found in zip(items, columns) if name in found]
+            if owners:
+                return owners[0] if len(owners) == 1 else None
+        child = scope
 
 
 def _item_aliases(item: exp.Expression) -> set[str]:

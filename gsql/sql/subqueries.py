@@ -130,7 +130,7 @@ def _plan_membership(builder, query, probe, holder, scope, resolve_outer) -> exp
             marks = [_plan_membership(builder, b, probe, holder, scope, resolve_outer) for b in branches]
             return exp.paren(exp.or_(*marks, copy=False), copy=False)
         if isinstance(query, exp.Select):
-            query = _simplify_correlated(query, probe)
+            query = _simplify_correlated(_aggregate_first(builder, query, scope.aliases()), probe)
             if isinstance(query, exp.Boolean):
                 return query
         if probe is not None and _returns_one_row(query):
@@ -169,6 +169,59 @@ def _simplify_correlated(select: exp.Select, probe) -> exp.Expression:
     if probe is None and skip == 0:
         return _without_limit(select)
     return select
+
+
+def _aggregate_first(builder, select: exp.Select, outer: set[str]) -> exp.Select:
+    """Rewrite a correlated subquery that reads the enclosing query only after aggregating.
+
+    `SELECT 1 FROM u HAVING t.x IS NULL` aggregates all rows of `u` into one group, which
+    exists even over no rows, and then tests an outer value. The aggregation reads no outer
+    column, so it moves into a derived table of one row, and HAVING becomes WHERE over it:
+    `SELECT 1 FROM (SELECT COUNT(*) AS a0 FROM u) AS agg WHERE t.x IS NULL`. The per-row and
+    residual plans handle that form. Any other select is returned unchanged.
+    """
+    if select.args.get("having") is None or not _aggregates_without_group(select):
+        return select
+    if select.args.get("qualify") or select.args.get("windows") or _own_windows(select):
+        return select
+    before = [select.args.get("from_"), select.args.get("where"), *(select.args.get("joins") or [])]
+    if any(part is not None and free_aliases(part) & outer for part in before):
+        return select
+
+    rewritten = select.copy()
+    after = [*rewritten.expressions, rewritten.args["having"]]
+    if rewritten.args.get("order") is not None:
+        after.append(rewritten.args["order"])
+    boundary = (exp.Subquery, exp.Select, exp.Exists, exp.Window)
+
+    def stop(node: exp.Expression) -> bool:
+        return isinstance(node, boundary) or is_aggregate_call(node)
+
+    calls = [node for root in after for node in root.walk(prune=stop) if is_aggregate_call(node)]
+    if any(free_aliases(call) & outer for call in calls):
+        return select
+    name = builder.fresh("agg")
+    items = []
+    for index, call in enumerate(calls):
+        items.append(exp.alias_(call.copy(), f"a{index}"))
+        call.replace(exp.column(f"a{index}", table=name))
+    local = _local_aliases(select)
+    for root in after:
+        nodes = root.walk(prune=lambda node: isinstance(node, boundary))
+        if any(isinstance(node, exp.Column) and node.table in local for node in nodes):
+            # A column outside every aggregate makes the query invalid; the builder reports it.
+            return select
+
+    inner = exp.Select(expressions=items or [exp.alias_(exp.Count(this=exp.Star()), "a0")])
+    for clause in ("from_", "joins", "where"):
+        inner.set(clause, rewritten.args.get(clause))
+    derived = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(name)))
+    having = rewritten.args["having"].this
+    rewritten.set("from_", exp.From(this=derived))
+    rewritten.set("joins", None)
+    rewritten.set("where", exp.Where(this=having))
+    rewritten.set("having", None)
+    return rewritten
 
 
 def _aggregates_without_group(select: exp.Select) -> bool:
@@ -307,6 +360,14 @@ def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_oute
         # Over exactly one value, ANY and ALL are both the plain comparison with it.
         value = _plan_scalar(builder, exp.Subquery(this=query), holder, scope, resolve_outer)
         return operator(this=resolve_outer(comparison.this), expression=value)
+    if correlated and isinstance(query, exp.Select) and len(query.expressions) == 1 and _aggregates_without_group(query):
+        # At most one value: ALL is TRUE over none and ANY FALSE, else both compare with it.
+        exists = _plan_membership(builder, query, None, holder, scope, resolve_outer)
+        value = _plan_scalar(builder, exp.Subquery(this=query.copy()), holder, scope, resolve_outer)
+        compared = operator(this=resolve_outer(comparison.this), expression=value)
+        if isinstance(quantifier, exp.All):
+            return exp.paren(exp.or_(exp.Not(this=exists), compared, copy=False), copy=False)
+        return exp.paren(exp.and_(exists, compared, copy=False), copy=False)
     if isinstance(quantifier, exp.All):
         operator = _NEGATED[operator]
     if operator is exp.EQ:
@@ -355,6 +416,7 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
     query = subquery.this
     outer = free_aliases(query) & scope.aliases()
     if outer and isinstance(query, exp.Select):
+        query = _aggregate_first(builder, query, outer)
         value = _unalias(query.expressions[0]) if len(query.expressions) == 1 else None
         if value is not None and not _has_plain_aggregate(value):
             return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
