@@ -260,9 +260,9 @@ UNSUPPORTED_CASES = [
         id="lateral-rollup-having",
     ),
     pytest.param(
-        "SELECT (SELECT w FROM b WHERE b.id > a.id LIMIT 1) FROM a",
-        "correlated scalar subquery with LIMIT",
-        id="correlated-limit",
+        "SELECT (SELECT DISTINCT w FROM b WHERE b.id > a.id ORDER BY b.id LIMIT 1) FROM a",
+        "outside the select list of a correlated SELECT DISTINCT with LIMIT",
+        id="correlated-distinct-limit",
     ),
     pytest.param("SELECT frobnicate(x) FROM a", "function `FROBNICATE`", id="unknown-function"),
     pytest.param(

@@ -347,3 +347,172 @@ LATERAL_COLUMN_NAMES = [
 @pytest.mark.parametrize("sql", LATERAL_COLUMN_NAMES)
 def test_lateral_column_names_match_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)
+
+
+# LIMIT, OFFSET and GROUP BY in correlated subqueries -------------------------------------------
+
+# Each outer row keeps the rows that LIMIT and OFFSET select in ORDER BY order. Every ORDER BY
+# here orders the rows of one outer row without ties, so the kept rows are deterministic.
+CORRELATED_LIMIT_CASES = [
+    "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v DESC LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v NULLS FIRST LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v LIMIT 1 OFFSET 1) FROM o",
+    "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v LIMIT 1 OFFSET 5) FROM o",
+    "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v FETCH FIRST 1 ROWS ONLY) FROM o",
+    "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k ORDER BY ALL LIMIT 1) FROM o",
+    # ORDER BY an alias, a position, an expression over the outer row, a column not selected.
+    "SELECT o.k, (SELECT i.v AS w FROM i WHERE i.k >= o.k ORDER BY w DESC, 1 LIMIT 1 OFFSET 2) FROM o",
+    "SELECT o.k, o.v, (SELECT i.v FROM i ORDER BY abs(i.v - o.v), i.v LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT i.v FROM i, r WHERE i.k = o.k AND r.x = i.k ORDER BY r.y DESC NULLS LAST, i.v LIMIT 1) FROM o",
+    "SELECT o.k FROM o WHERE o.v = (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v DESC LIMIT 1)",
+    # LIMIT after a window function, QUALIFY and DISTINCT.
+    "SELECT o.k, (SELECT ROW_NUMBER() OVER (ORDER BY i.v) FROM i WHERE i.k = o.k ORDER BY 1 DESC LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k QUALIFY ROW_NUMBER() OVER (ORDER BY i.v) <= 2 ORDER BY i.v DESC NULLS LAST LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT DISTINCT i.k FROM i WHERE i.k >= o.k ORDER BY i.k DESC LIMIT 1 OFFSET 1) FROM o",
+    "SELECT o.k, (SELECT DISTINCT i.k FROM i WHERE i.k = o.k) FROM o",
+    # An aggregate without GROUP BY has one row: LIMIT 0 and OFFSET 1 leave NULL, even for COUNT.
+    "SELECT o.k, (SELECT COUNT(*) FROM i WHERE i.k = o.k LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT COUNT(*) FROM i WHERE i.k = o.k LIMIT 0) FROM o",
+    "SELECT o.k, (SELECT COUNT(*) FROM i WHERE i.k = o.k OFFSET 1) FROM o",
+    "SELECT o.k, (SELECT SUM(i.v) + 1 FROM i WHERE i.k < o.k ORDER BY 1 LIMIT 5 OFFSET 0) FROM o",
+    "SELECT o.k, (SELECT SUM(o.v + i.v) FROM i WHERE i.k = o.k LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT o.v + MAX(i.v) FROM i WHERE i.k > o.k LIMIT 1) FROM o",
+    # GROUP BY: groups per outer row, then LIMIT picks one of them.
+    "SELECT o.k, (SELECT i.k FROM i WHERE i.k = o.k GROUP BY i.k) FROM o",
+    "SELECT o.k, (SELECT MAX(i.v) FROM i WHERE i.k = o.k GROUP BY i.v ORDER BY 1 LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT COUNT(*) FROM i WHERE i.k <= o.k GROUP BY i.k ORDER BY COUNT(*) DESC, i.k LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT i.k FROM i WHERE i.v >= o.v GROUP BY i.k HAVING COUNT(*) > 1 ORDER BY i.k DESC LIMIT 1) FROM o",
+    "SELECT o.k, (SELECT o.v + MAX(i.v) FROM i GROUP BY i.k ORDER BY 1 DESC NULLS LAST LIMIT 1) FROM o",
+    # EXISTS: LIMIT n >= 1 changes nothing, LIMIT 0 is FALSE, OFFSET m needs more than m rows.
+    "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k = o.k LIMIT 1) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k = o.k LIMIT 0) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k = o.k OFFSET 1) FROM o",
+    "SELECT o.k, NOT EXISTS (SELECT 1 FROM i WHERE i.k >= o.k LIMIT 1 OFFSET 2) FROM o",
+    "SELECT o.k, EXISTS (SELECT DISTINCT i.k FROM i WHERE i.k = o.k OFFSET 1) FROM o",
+    "SELECT o.k, EXISTS (SELECT DISTINCT i.k, i.v FROM i WHERE i.k = o.k ORDER BY i.v OFFSET 1) FROM o",
+    # IN over the kept rows.
+    "SELECT o.k, o.v, o.v IN (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v LIMIT 1) FROM o",
+    "SELECT o.k, o.v, o.v NOT IN (SELECT i.v FROM i WHERE i.k >= o.k ORDER BY i.v DESC LIMIT 2 OFFSET 1) FROM o",
+    "SELECT o.k, o.v, o.v IN (SELECT i.v FROM i WHERE i.k >= o.k ORDER BY i.k, i.v LIMIT 0) FROM o",
+    "SELECT o.k, o.v, o.v IN (SELECT DISTINCT i.v FROM i WHERE i.k >= o.k ORDER BY i.v LIMIT 2) FROM o",
+    "SELECT o.k, o.v, o.v IN (SELECT MAX(i.v) FROM i WHERE i.k = o.k OFFSET 1) FROM o",
+    "SELECT o.k, o.v, o.v <> ALL (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v LIMIT 1) FROM o",
+    "SELECT o.k, o.v, o.v > ALL (SELECT MIN(i.v) FROM i WHERE i.k = o.k OFFSET 1) FROM o",
+    # Grouped EXISTS and IN: an equality correlation joins on the group keys plus the inner key.
+    "SELECT o.k, o.v IN (SELECT MAX(i.v) FROM i WHERE i.k = o.k GROUP BY i.v) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k = o.k GROUP BY i.v HAVING COUNT(*) > 1) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i WHERE i.k < o.k GROUP BY i.v HAVING COUNT(*) > 1) FROM o",
+    "SELECT o.k, o.v IN (SELECT COUNT(*) FROM i WHERE i.k <= o.k GROUP BY i.k) FROM o",
+]
+
+
+@pytest.mark.parametrize("sql", CORRELATED_LIMIT_CASES)
+def test_correlated_limit_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_correlated_limit_without_order_picks_a_row(context):
+    # Without ORDER BY, LIMIT 1 may keep any of the outer row's matches.
+    rows = context.sql("SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k LIMIT 1) FROM o").rows()
+    matches = {1: {5, 6}, 2: {None, 7}, 3: {2}, 4: {None}, None: {None}}
+    assert len(rows) == 6
+    for key, value in rows:
+        assert value in matches[key]
+
+
+def test_correlated_limit_two_rows_raises(context, duck):
+    sql = "SELECT o.k, (SELECT i.v FROM i WHERE i.k = o.k ORDER BY i.v LIMIT 2) FROM o"
+    with pytest.raises(duckdb.Error, match="More than one row"):
+        duck.sql(sql).fetchall()
+    with pytest.raises(gsql.errors.ExecutionError, match="returned 2 rows"):
+        context.sql(sql)
+
+
+def test_correlated_distinct_order_outside_select_unsupported(context):
+    sql = "SELECT o.k, (SELECT DISTINCT i.v FROM i WHERE i.k = o.k ORDER BY i.k LIMIT 1) FROM o"
+    with pytest.raises(UnsupportedError, match="outside the select list of a correlated SELECT DISTINCT"):
+        context.sql(sql)
+
+
+# An aggregate without GROUP BY gives one row even over no rows, so EXISTS over it is TRUE.
+UNGROUPED_AGGREGATE_CASES = [
+    "SELECT EXISTS (SELECT MAX(x) FROM e)",
+    "SELECT NOT EXISTS (SELECT MAX(x) FROM e OFFSET 1)",
+    "SELECT o.k, EXISTS (SELECT MAX(x) FROM e WHERE e.x = o.k) FROM o",
+    "SELECT o.k, EXISTS (SELECT MAX(i.v) FROM i WHERE i.k > o.k) FROM o",
+    "SELECT o.k, EXISTS (SELECT MAX(i.v + o.v) FROM i WHERE i.k = o.k) FROM o",
+    "SELECT o.k FROM o WHERE NOT EXISTS (SELECT MAX(i.v) FROM i WHERE i.k = o.k)",
+]
+
+
+@pytest.mark.parametrize("sql", UNGROUPED_AGGREGATE_CASES)
+def test_exists_over_ungrouped_aggregate_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+# Subqueries whose HAVING reads the enclosing query -------------------------------------------
+
+# The aggregation reads only the subquery's own rows, and HAVING then tests an outer value, an
+# aggregate of the outer query or both.
+OUTER_HAVING_CASES = [
+    "SELECT o.k, (SELECT COUNT(*) FROM i HAVING COUNT(*) > o.k) FROM o",
+    "SELECT o.k, (SELECT SUM(i.v) FROM i WHERE i.v > 5 HAVING o.v > 4) FROM o",
+    "SELECT o.k, (SELECT 1 HAVING o.v > 4) FROM o",
+    "SELECT o.k, o.v IN (SELECT COUNT(*) + 1 FROM i HAVING COUNT(*) < o.v) FROM o",
+    "SELECT o.k, EXISTS (SELECT 1 FROM i HAVING MIN(o.v) > 4) FROM o GROUP BY o.k",
+    "SELECT o.k, o.k = ALL (SELECT 1 FROM i HAVING MIN(o.v) IS NULL) FROM o GROUP BY o.k",
+    "SELECT o.k, o.k > ANY (SELECT COUNT(*) - 5 FROM i HAVING MAX(o.v) > 3) FROM o GROUP BY o.k",
+    "SELECT o.k, o.k < ALL (SELECT MAX(i.k) FROM i HAVING MAX(o.v) > 6) FROM o GROUP BY o.k",
+    # The outer column is written unqualified.
+    "SELECT o.k, (SELECT COUNT(*) FROM r HAVING MIN(v) > 4) FROM o GROUP BY o.k",
+]
+
+
+@pytest.mark.parametrize("sql", OUTER_HAVING_CASES)
+def test_outer_reference_in_having_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_correlated_where_and_having_unsupported(context):
+    sql = "SELECT o.k, (SELECT COUNT(*) FROM i WHERE i.k = o.k HAVING COUNT(*) > 1) FROM o"
+    with pytest.raises(UnsupportedError, match="HAVING"):
+        context.sql(sql)
+
+
+# Select-list aliases read inside subqueries ---------------------------------------------------
+
+# DuckDB reads an alias of an earlier select-list item inside a later item's subquery, unless a
+# table in scope has a column of that name.
+LATERAL_ALIAS_CASES = [
+    "SELECT o.v AS w, (SELECT MAX(i.v) FROM i WHERE i.v < w) FROM o",
+    "SELECT o.k + 1 AS n, n IN (SELECT i.k + n FROM i) FROM o",
+    "SELECT o.k AS a, a * 2 AS b, (SELECT b + MAX(i.v) FROM i WHERE i.k = a) FROM o",
+    "SELECT o.v AS w, (SELECT i.k FROM i WHERE i.v < w ORDER BY i.v DESC LIMIT 1) FROM o",
+    "SELECT o.v AS w, (SELECT (SELECT w + i.v) FROM i WHERE i.k = 3) FROM o",
+    # Grouped by the alias: the subquery reads the group key.
+    "SELECT o.k + 1 AS n, n IN (SELECT i.k + n FROM i) FROM o GROUP BY n",
+    "SELECT o.k + 1 AS n, (SELECT MAX(i.v) FROM i WHERE i.k = n) FROM o GROUP BY n",
+    "SELECT o.k + 1 AS n, (SELECT MIN(i.v) FROM i WHERE i.k < n) FROM o GROUP BY o.k",
+    "SELECT SUM(o.v) AS s, (SELECT s + MAX(i.v) FROM i) FROM o GROUP BY o.k",
+    # Real columns win: `x` is a column of r, `v` of i.
+    "SELECT o.v * 2 AS x, (SELECT COUNT(*) FROM r WHERE r.y = x) FROM o",
+    "SELECT o.k AS v, (SELECT MAX(v) FROM i) FROM o",
+]
+
+
+@pytest.mark.parametrize("sql", LATERAL_ALIAS_CASES)
+def test_lateral_alias_in_subquery_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
+def test_alias_defined_later_is_unknown(context, duck):
+    sql = "SELECT (SELECT w + 1) AS z, o.v AS w FROM o"
+    with pytest.raises(duckdb.Error, match="cannot be referenced before it is defined"):
+        duck.sql(sql).fetchall()
+    with pytest.raises(BindError, match="unknown column `w`"):
+        context.sql(sql)
+
+
+def test_fetch_first_matches_duckdb(context, duck):
+    sql = "SELECT x FROM r ORDER BY x NULLS FIRST OFFSET 1 ROWS FETCH FIRST 2 ROWS ONLY"
+    assert context.sql(sql).rows() == duck.sql(sql).fetchall()

@@ -12,6 +12,7 @@ are expanded, and file paths or table functions in FROM are registered as query-
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from gsql.sql.clauses import check_clauses
 from gsql.sql.joins import check_using_columns, coalesce_using_chains, mark_asof_using
 from gsql.types import sql_type
 
-__all__ = ["RECURRING", "WHOLE_ROW", "BoundQuery", "bind_query"]
+__all__ = ["RECURRING", "SELECT_ALIAS", "WHOLE_ROW", "BoundQuery", "bind_query"]
 
 # The meta key that marks a FROM item whose every column a star or a NATURAL or USING join
 # reads by name.
@@ -39,6 +40,10 @@ RECURRING = "gsql_recurring"
 # The meta key that marks a derived table made LATERAL only in case its unqualified columns
 # name an earlier FROM item's columns.
 _TENTATIVE_LATERAL = "gsql_tentative_lateral"
+
+# The meta key that marks a copy of a select-list item put in place of a reference to its alias
+# inside a subquery, DuckDB's lateral column alias. Its value is the alias.
+SELECT_ALIAS = "gsql_select_alias"
 
 _FILE_SUFFIX = re.compile(r"\.(csv|tsv|txt|parquet|pq)(\.(gz|zst|bz2))?$", re.IGNORECASE)
 _TABLE_FUNCTIONS = (exp.ReadCSV, exp.ReadParquet)
@@ -88,6 +93,8 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         _name_values_columns(expression)
         _mark_implicit_lateral(expression)
     _name_lateral_columns(expression)
+    if dialect == "duckdb":
+        _expand_lateral_aliases(expression, column_names)
     schema = MappingSchema(mapping, dialect=dialect)
     check_using_columns(expression, schema)
     mark_asof_using(expression)
@@ -103,6 +110,7 @@ def bind_query(expression: exp.Expression, catalog: Catalog, dialect: str) -> Bo
         raise _bind_error(error, sources) from None
     _drop_unneeded_lateral(qualified)
     coalesce_using_chains(qualified)
+    _qualify_outer_references(qualified, column_names)
     for table_value in qualified.find_all(exp.TableColumn):
         if isinstance(table_value.parent, exp.Ordered):
             continue  # DuckDB's ORDER BY a whole row: the plan builder expands it
@@ -325,6 +333,223 @@ def _name_lateral_columns(expression: exp.Expression) -> None:
             value = item.this if isinstance(item, exp.Alias) else item
             items[position].replace(exp.Alias(this=value.copy(), alias=name.copy()))
         alias.set("columns", None)
+
+
+# Calls whose value may differ between two evaluations, so a copy of one is not the same value.
+_VOLATILE = (exp.Rand, exp.Randn, exp.Uuid, exp.Anonymous)
+
+
+def _expand_lateral_aliases(expression: exp.Expression, column_names: dict[str, dict[str, str]]) -> None:
+    """Replace references to an earlier select-list alias inside subqueries of later items.
+
+    DuckDB reads `k` in `SELECT x + 1 AS k, k IN (SELECT k + y FROM u) FROM t` as the item
+    `x + 1`, and sqlglot's qualifier expands such references only outside subqueries. A
+    reference is replaced only where no table in scope, here or in an enclosing query, has a
+    column of that name, because real columns win. The copy's columns are qualified with their
+    FROM item, so the subquery's own tables cannot capture them, and the copy carries
+    `SELECT_ALIAS` in its meta so that the plan builder can read a grouped query's key whole.
+    """
+    ctes: dict[str, exp.CTE | None] = {}
+    for cte in expression.find_all(exp.CTE):
+        name = cte.alias_or_name.lower()
+        # Two CTEs of one name in different scopes: which one a table reads is unknown here.
+        ctes[name] = None if name in ctes else cte
+    for select in list(expression.find_all(exp.Select)):
+        if not any(item.find(exp.Select) for item in select.expressions[1:]):
+            continue  # no subquery after the first item, so nothing to replace
+        aliases: dict[str, exp.Expression | None] = {}
+        for item in select.expressions:
+            if any(value is not None for value in aliases.values()):
+                _replace_alias_references(item, select, aliases, ctes, column_names)
+            if isinstance(item, exp.Alias):
+                aliases[item.alias.lower()] = _qualified_copy(item.this, select, aliases, ctes, column_names)
+
+
+def _qualified_copy(
+    expression: exp.Expression,
+    select: exp.Select,
+    aliases: dict[str, exp.Expression | None],
+    ctes: dict[str, exp.CTE | None],
+    column_names: dict[str, dict[str, str]],
+) -> exp.Expression | None:
+    """Return `expression` with each column qualified by its FROM item of `select`.
+
+    An unqualified name that no FROM item has is an earlier alias, replaced by its own copy.
+    Return None where a name is ambiguous or unknown, or the expression contains a subquery, a
+    window function or a call that may return another value on each evaluation.
+    """
+    if any(isinstance(node, (exp.Select, exp.Subquery, exp.Window, *_VOLATILE)) for node in expression.walk()):
+        return None
+    items = [(item.alias_or_name, _from_item_columns(item, ctes, column_names)) for item in _from_items(select)]
+    if any(columns is None for _, columns in items):
+        return None
+    copy = expression.copy()
+    for column in list(copy.find_all(exp.Column)):
+        if column.table:
+            continue
+        name = column.name.lower()
+        owners = [alias for alias, columns in items if name in columns]
+        if len(owners) == 1:
+            column.set("table", exp.to_identifier(owners[0]))
+        elif not owners and aliases.get(name) is not None:
+            replacement = aliases[name].copy()
+            if column is copy:
+                return replacement
+            column.replace(replacement)
+        else:
+            return None
+    return copy
+
+
+def _replace_alias_references(
+    item: exp.Expression,
+    select: exp.Select,
+    aliases: dict[str, exp.Expression | None],
+    ctes: dict[str, exp.CTE | None],
+    column_names: dict[str, dict[str, str]],
+) -> None:
+    """Replace the alias references inside the subqueries of one select-list item."""
+    for column in list(item.find_all(exp.Column)):
+        name = column.name.lower()
+        if column.table or aliases.get(name) is None or not isinstance(column.this, exp.Identifier):
+            continue
+        scopes = []
+        node = column.parent
+        while node is not None:
+            if isinstance(node, exp.Lambda):
+                scopes = []
+                break
+            if isinstance(node, exp.Select):
+                scopes.append(node)
+            node = node.parent
+        if not scopes or scopes[0] is select:
+            continue  # not inside a subquery: sqlglot's qualifier expands it
+        if any(_defines_column(scope, name, select, ctes, column_names) for scope in scopes):
+            continue
+        replacement = aliases[name].copy()
+        if not isinstance(replacement, (exp.Column, exp.Literal, exp.Paren)):
+            replacement = exp.Paren(this=replacement)
+        replacement.meta[SELECT_ALIAS] = name
+        column.replace(replacement)
+
+
+def _defines_column(
+    scope: exp.Select,
+    name: str,
+    select: exp.Select,
+    ctes: dict[str, exp.CTE | None],
+    column_names: dict[str, dict[str, str]],
+) -> bool:
+    """Return whether `name` may be a column or an inner alias in `scope`; True when unknown."""
+    if scope is not select and name in {item.alias.lower() for item in scope.expressions if isinstance(item, exp.Alias)}:
+        return True
+    for item in _from_items(scope):
+        columns = _from_item_columns(item, ctes, column_names)
+        if columns is None or name in columns:
+            return True
+    return False
+
+
+def _from_items(select: exp.Select) -> list[exp.Expression]:
+    from_ = select.args.get("from_")
+    items = [from_.this] if from_ is not None else []
+    return items + [join.this for join in select.args.get("joins") or []]
+
+
+def _from_item_columns(
+    item: exp.Expression,
+    ctes: dict[str, exp.CTE | None],
+    column_names: dict[str, dict[str, str]],
+    fold: Callable[[str], str] = str.lower,
+) -> set[str] | None:
+    """Return the column names of a FROM item, or None when they are unknown here.
+
+    `fold` maps each name to the form compared, lower case for DuckDB's case-insensitive names
+    before qualification.
+    """
+    alias = item.args.get("alias")
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return {fold(column.name) for column in alias.columns}
+    body = None
+    if isinstance(item, exp.Table):
+        name = fold(item.name)
+        if name in ctes:
+            cte = ctes[name]
+            if cte is None:
+                return None
+            if cte.args.get("alias") is not None and cte.args["alias"].columns:
+                return {fold(column.name) for column in cte.args["alias"].columns}
+            body = cte.this
+        elif name in column_names and not item.args.get("db"):
+            return {fold(column) for column in column_names[name]}
+        else:
+            return None
+    elif isinstance(item, exp.Subquery) and not is_parenthesized_join(item):
+        body = item.this
+    if not isinstance(body, exp.Query):
+        return None
+    names = body.named_selects
+    if "*" in names or any(isinstance(node, exp.Star) for node in body.expressions if isinstance(body, exp.Select)):
+        return None
+    return {fold(name) for name in names}
+
+
+def _qualify_outer_references(expression: exp.Expression, column_names: dict[str, dict[str, str]]) -> None:
+    """Qualify the enclosing query's columns that HAVING and QUALIFY of a subquery read.
+
+    sqlglot 30.30's qualifier leaves such a column unqualified, as in `(SELECT 1 FROM u HAVING
+    MIN(x) IS NULL)` with `x` a column of the enclosing query. A name that is a column or an
+    alias of the subquery itself is left alone. Otherwise the name is qualified with the FROM
+    item of the nearest enclosing SELECT that has it, when exactly one item there has it and
+    every FROM item on the way has known columns.
+    """
+    ctes: dict[str, exp.CTE | None] = {}
+    for cte in expression.find_all(exp.CTE):
+        name = cte.alias_or_name
+        ctes[name] = None if name in ctes else cte
+    for select in list(expression.find_all(exp.Select)):
+        for clause in ("having", "qualify"):
+            node = select.args.get(clause)
+            if node is None:
+                continue
+            for column in list(node.find_all(exp.Column)):
+                if column.table or column.find_ancestor(exp.Select) is not select:
+                    continue
+                owner = _enclosing_owner(column.name, select, ctes, column_names)
+                if owner is not None:
+                    column.set("table", exp.to_identifier(owner))
+
+
+def _enclosing_owner(
+    name: str, select: exp.Select, ctes: dict[str, exp.CTE | None], column_names: dict[str, dict[str, str]]
+) -> str | None:
+    """Return the alias of the enclosing FROM item that has column `name`, or None if unsure.
+
+    A SELECT reached from its FROM, JOIN or WITH clause is skipped, because its FROM items are
+    not visible there.
+    """
+    if name in {item.alias for item in select.expressions if isinstance(item, exp.Alias)}:
+        return None
+    items = _from_items(select)
+    columns = [_from_item_columns(item, ctes, column_names, fold=str) for item in items]
+    if any(found is None or name in found for found in columns):
+        return None  # a column of the subquery itself, or maybe one
+    child: exp.Expression = select
+    while True:
+        while child.parent is not None and not isinstance(child.parent, exp.Select):
+            child = child.parent
+        scope = child.parent
+        if scope is None:
+            return None
+        if child.arg_key not in ("from_", "joins", "with_"):
+            items = _from_items(scope)
+            columns = [_from_item_columns(item, ctes, column_names, fold=str) for item in items]
+            if any(found is None for found in columns):
+                return None
+            owners = [item.alias_or_name for item, found in zip(items, columns) if name in found]
+            if owners:
+                return owners[0] if len(owners) == 1 else None
+        child = scope
 
 
 def _item_aliases(item: exp.Expression) -> set[str]:

@@ -46,7 +46,7 @@ from gsql.sql.lateral import (
     plan_lateral_join,
 )
 
-__all__ = ["Relation", "build_plan"]
+__all__ = ["Relation", "build_plan", "limit_values"]
 
 # Select arguments the builder reads; any other argument that is set is rejected by name.
 _HANDLED_SELECT_ARGS = frozenset(
@@ -798,12 +798,10 @@ class _PlanBuilder:
 
     def _limit(self, expression: exp.Expression, relation: Relation, sort: plan.Sort | None = None) -> Relation:
         """Apply LIMIT and OFFSET; `sort` is the ORDER BY of the same query level, if any."""
-        limit = expression.args.get("limit")
-        offset = expression.args.get("offset")
-        if limit is None and offset is None:
+        values = limit_values(expression)
+        if values is None:
             return relation
-        count = _integer(limit.expression, "LIMIT") if limit is not None else None
-        skip = _integer(offset.expression, "OFFSET") if offset is not None else 0
+        count, skip = values
         node = plan.Limit(relation.node.columns, input=relation.node, limit=count, offset=skip)
         if count is not None and sort is not None:
             # Only this query level's own sort: a CTE's sort may be read elsewhere in full.
@@ -1255,6 +1253,24 @@ def _sort_key(column: str, ordered: exp.Ordered) -> plan.SortKey:
     if nulls_first is None:
         nulls_first = descending
     return plan.SortKey(column, descending=descending, nulls_first=bool(nulls_first))
+
+
+def limit_values(expression: exp.Expression) -> tuple[int | None, int] | None:
+    """Return the LIMIT (None for no limit) and OFFSET of a query, or None when it has neither.
+
+    `FETCH FIRST n ROWS ONLY` is a LIMIT, and both must be non-negative integer literals.
+    """
+    limit = expression.args.get("limit")
+    offset = expression.args.get("offset")
+    if limit is None and offset is None:
+        return None
+    count = None
+    if isinstance(limit, exp.Fetch):
+        count = _integer(limit.args.get("count") or exp.Literal.number(1), "FETCH")
+    elif limit is not None:
+        count = _integer(limit.expression, "LIMIT")
+    skip = _integer(offset.expression, "OFFSET") if offset is not None else 0
+    return count, skip
 
 
 def _integer(expression: exp.Expression, clause: str) -> int:

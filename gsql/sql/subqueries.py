@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from gsql.errors import UnsupportedError
+from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
 from gsql.sql.aggregates import is_aggregate_call
 from gsql.sql.row_subqueries import plan_row_comparison, row_fields
@@ -116,10 +116,11 @@ def _reject_outer_aggregates(expression: exp.Expression, scope: Scope) -> None:
 def _plan_membership(builder, query, probe, holder, scope, resolve_outer) -> exp.Expression:
     """Plan `EXISTS (query)`, or `probe IN (query)` when `probe` is given.
 
-    Two correlated forms that `_plan_mark` cannot join are rewritten first, both exactly:
-    over a UNION, EXISTS and IN are the OR of the same test on each branch, in three-valued
-    logic too. A SELECT that aggregates without GROUP BY, HAVING, LIMIT or OFFSET returns one
-    row, so `probe IN (query)` is `probe = (query)`.
+    Correlated forms that `_plan_mark` cannot join are rewritten first, all exactly: over a
+    UNION, EXISTS and IN are the OR of the same test on each branch, in three-valued logic
+    too. A SELECT that aggregates without GROUP BY, HAVING, LIMIT or OFFSET returns one row,
+    so `probe IN (query)` is `probe = (query)`. `_simplify_correlated` removes the LIMIT and
+    OFFSET that cannot change the result.
     """
     if isinstance(query, exp.Subquery):
         query = query.this
@@ -128,10 +129,117 @@ def _plan_membership(builder, query, probe, holder, scope, resolve_outer) -> exp
         if len(branches) > 1:
             marks = [_plan_membership(builder, b, probe, holder, scope, resolve_outer) for b in branches]
             return exp.paren(exp.or_(*marks, copy=False), copy=False)
+        if isinstance(query, exp.Select):
+            query = _simplify_correlated(_aggregate_first(builder, query, scope.aliases()), probe)
+            if isinstance(query, exp.Boolean):
+                return query
         if probe is not None and _returns_one_row(query):
             value = _plan_scalar(builder, exp.Subquery(this=query), holder, scope, resolve_outer)
             return exp.EQ(this=resolve_outer(probe), expression=value)
     return _plan_mark(builder, query, probe, holder, scope, resolve_outer)
+
+
+def _simplify_correlated(select: exp.Select, probe) -> exp.Expression:
+    """Return a correlated EXISTS or IN subquery without the clauses that cannot change it.
+
+    The result may instead be the test's constant value. LIMIT 0 keeps no rows, so EXISTS and
+    IN are FALSE. An aggregate without GROUP BY gives one row, so EXISTS is TRUE unless OFFSET
+    skips that row, and IN compares with its value. EXISTS ignores ORDER BY and a LIMIT of at
+    least one row.
+    """
+    from gsql.sql.build import limit_values
+
+    limits = limit_values(select)
+    aggregated = _aggregates_without_group(select)
+    if limits is None and not aggregated:
+        return select
+    count, skip = limits if limits is not None else (None, 0)
+    if count == 0:
+        return exp.false()
+    if aggregated:
+        simple = _without_limit(select)
+        if (probe is not None and not _returns_one_row(simple)) or select.args.get("having") or select.args.get("qualify"):
+            raise UnsupportedError(
+                f"a correlated EXISTS or IN over `{select.sql()[:80]}`, which aggregates without GROUP BY, "
+                "is not supported"
+            )
+        if skip > 0:
+            return exp.false()
+        return exp.true() if probe is None else simple
+    if probe is None and skip == 0:
+        return _without_limit(select)
+    return select
+
+
+def _aggregate_first(builder, select: exp.Select, outer: set[str]) -> exp.Select:
+    """Rewrite a correlated subquery that reads the enclosing query only after aggregating.
+
+    `SELECT 1 FROM u HAVING t.x IS NULL` aggregates all rows of `u` into one group, which
+    exists even over no rows, and then tests an outer value. The aggregation reads no outer
+    column, so it moves into a derived table of one row, and HAVING becomes WHERE over it:
+    `SELECT 1 FROM (SELECT COUNT(*) AS a0 FROM u) AS agg WHERE t.x IS NULL`. The per-row and
+    residual plans handle that form. Any other select is returned unchanged.
+    """
+    if select.args.get("having") is None or not _aggregates_without_group(select):
+        return select
+    if select.args.get("qualify") or select.args.get("windows") or _own_windows(select):
+        return select
+    before = [select.args.get("from_"), select.args.get("where"), *(select.args.get("joins") or [])]
+    if any(part is not None and free_aliases(part) & outer for part in before):
+        return select
+
+    rewritten = select.copy()
+    after = [*rewritten.expressions, rewritten.args["having"]]
+    if rewritten.args.get("order") is not None:
+        after.append(rewritten.args["order"])
+    boundary = (exp.Subquery, exp.Select, exp.Exists, exp.Window)
+
+    def stop(node: exp.Expression) -> bool:
+        return isinstance(node, boundary) or is_aggregate_call(node)
+
+    calls = [node for root in after for node in root.walk(prune=stop) if is_aggregate_call(node)]
+    if any(free_aliases(call) & outer for call in calls):
+        return select
+    name = builder.fresh("agg")
+    items = []
+    for index, call in enumerate(calls):
+        items.append(exp.alias_(call.copy(), f"a{index}"))
+        call.replace(exp.column(f"a{index}", table=name))
+    local = _local_aliases(select)
+    for root in after:
+        nodes = root.walk(prune=lambda node: isinstance(node, boundary))
+        if any(isinstance(node, exp.Column) and node.table in local for node in nodes):
+            # A column outside every aggregate makes the query invalid; the builder reports it.
+            return select
+
+    inner = exp.Select(expressions=items or [exp.alias_(exp.Count(this=exp.Star()), "a0")])
+    for clause in ("from_", "joins", "where"):
+        inner.set(clause, rewritten.args.get(clause))
+    derived = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(name)))
+    having = rewritten.args["having"].this
+    rewritten.set("from_", exp.From(this=derived))
+    rewritten.set("joins", None)
+    rewritten.set("where", exp.Where(this=having))
+    rewritten.set("having", None)
+    return rewritten
+
+
+def _aggregates_without_group(select: exp.Select) -> bool:
+    """Return whether `select` aggregates all its rows into one group, having no GROUP BY."""
+    if select.args.get("group") is not None:
+        return False
+    if select.args.get("having") is not None:
+        return True
+    order = select.args.get("order")
+    roots = [*select.expressions, *([order] if order is not None else [])]
+    return any(_has_plain_aggregate(root) for root in roots)
+
+
+def _without_limit(select: exp.Select) -> exp.Select:
+    simple = select.copy()
+    for clause in ("order", "limit", "offset"):
+        simple.set(clause, None)
+    return simple
 
 
 def _union_branches(query: exp.Expression) -> list[exp.Expression]:
@@ -162,7 +270,7 @@ def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expre
     outer = free_aliases(query) & scope.aliases()
     if outer and isinstance(query, exp.Select):
         try:
-            _split_correlation(query, scope)
+            _check_grouped_correlation(*_split_correlation(query, scope))
         except UnsupportedError:
             if probe is not None and len(query.expressions) != 1:
                 raise UnsupportedError(
@@ -170,6 +278,11 @@ def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expre
                 ) from None
             return _plan_mark_per_row(builder, query, probe, holder, scope, resolve_outer, outer)
     correlation, select = _split_correlation(query, scope)
+    group = select.args.get("group") if isinstance(select, exp.Select) else None
+    if group is not None and correlation.inner_keys:
+        # Every row of one outer row's groups has the same inner key values, so grouping by
+        # the keys as well keeps those groups whole (`_check_grouped_correlation`).
+        group.set("expressions", [*group.expressions, *(key.copy() for key in correlation.inner_keys)])
     extras = correlation.inner_keys + _residual_columns(correlation, select)
     if probe is not None:
         if not isinstance(select, exp.Select) and correlation.inner_keys + correlation.residual:
@@ -206,6 +319,22 @@ def _plan_mark(builder, query, probe, holder, scope, resolve_outer) -> exp.Expre
     return _ref(mark)
 
 
+def _check_grouped_correlation(correlation: Correlation, select: exp.Expression) -> None:
+    """Reject a grouped subquery whose correlation a join on inner keys cannot carry.
+
+    An equality correlation splits the groups by the inner key, which adding the key to GROUP
+    BY does too. A residual condition would be tested after grouping, on other groups, and a
+    grouping set would gain the key in every set, so both must run per outer row.
+    """
+    group = select.args.get("group") if isinstance(select, exp.Select) else None
+    if group is None or not (correlation.inner_keys or correlation.residual):
+        return
+    if correlation.residual:
+        raise UnsupportedError("a grouped subquery with a correlated condition other than `=` needs the per-row plan")
+    if any(isinstance(item, (exp.GroupingSets, exp.Rollup, exp.Cube)) for item in group.expressions):
+        raise UnsupportedError("GROUPING SETS, ROLLUP or CUBE in a correlated subquery need the per-row plan")
+
+
 _NEGATED = {exp.GT: exp.LTE, exp.GTE: exp.LT, exp.LT: exp.GTE, exp.LTE: exp.GT, exp.EQ: exp.NEQ, exp.NEQ: exp.EQ}
 
 
@@ -231,6 +360,14 @@ def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_oute
         # Over exactly one value, ANY and ALL are both the plain comparison with it.
         value = _plan_scalar(builder, exp.Subquery(this=query), holder, scope, resolve_outer)
         return operator(this=resolve_outer(comparison.this), expression=value)
+    if correlated and isinstance(query, exp.Select) and len(query.expressions) == 1 and _aggregates_without_group(query):
+        # At most one value: ALL is TRUE over none and ANY FALSE, else both compare with it.
+        exists = _plan_membership(builder, query, None, holder, scope, resolve_outer)
+        value = _plan_scalar(builder, exp.Subquery(this=query.copy()), holder, scope, resolve_outer)
+        compared = operator(this=resolve_outer(comparison.this), expression=value)
+        if isinstance(quantifier, exp.All):
+            return exp.paren(exp.or_(exp.Not(this=exists), compared, copy=False), copy=False)
+        return exp.paren(exp.and_(exists, compared, copy=False), copy=False)
     if isinstance(quantifier, exp.All):
         operator = _NEGATED[operator]
     if operator is exp.EQ:
@@ -279,15 +416,20 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
     query = subquery.this
     outer = free_aliases(query) & scope.aliases()
     if outer and isinstance(query, exp.Select):
+        query = _aggregate_first(builder, query, outer)
         value = _unalias(query.expressions[0]) if len(query.expressions) == 1 else None
         if value is not None and not _has_plain_aggregate(value):
-            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
+        if any(query.args.get(clause) for clause in ("group", "limit", "offset")):
+            # GROUP BY may give an outer row several rows, and LIMIT and OFFSET choose among
+            # them, so neither survives moving the correlation into a join.
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
         try:
             correlation, select = _split_correlation(query, scope)
         except UnsupportedError:
-            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
         if correlation.residual:
-            return _plan_scalar_per_row(builder, query, holder, scope, outer)
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
     correlation, select = _split_correlation(query, scope)
     if not correlation.inner_keys and not correlation.residual:
         relation = builder.query(query, builder.current_ctes)
@@ -338,7 +480,9 @@ def _number_outer_rows(builder, holder) -> tuple[plan.Node, str]:
     return numbered, row_id
 
 
-def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: str, holder, scope, outer: set[str]):
+def _join_outer_rows(
+    builder, select: exp.Select, numbered: plan.Node, row_id: str, holder, scope, outer: set[str], resolve_outer=None
+):
     """Return `select` with the outer rows it reads added to its FROM, and the CTEs naming them.
 
     The outer columns that the subquery reads become a table with the outer row number, added
@@ -347,9 +491,10 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
     """
     from gsql.sql.build import Relation
 
+    select, keys = _read_alias_keys(select, outer, holder, resolve_outer)
     referenced: dict[str, list[str]] = {alias: [] for alias in outer}
     for column in select.find_all(exp.Column):
-        if column.table in outer and column.name not in referenced[column.table]:
+        if column.table in outer and column.name not in referenced[column.table] and column.name not in keys:
             referenced[column.table].append(column.name)
 
     ctes = dict(builder.current_ctes)
@@ -365,6 +510,10 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
                     f"a correlated subquery that reads `{alias}.{name}` after GROUP BY is not supported"
                 )
             frame_columns.append(frame_column)
+        for name, (key_alias, frame_column) in keys.items():
+            if key_alias == alias:
+                referenced[alias].append(name)
+                frame_columns.append(frame_column)
         table_name = builder.fresh("outer")
         node = plan.Project(
             [builder.fresh("oc") for _ in frame_columns] + [builder.fresh("oc")],
@@ -376,6 +525,44 @@ def _join_outer_rows(builder, select: exp.Select, numbered: plan.Node, row_id: s
         if alias != first:
             links.append(exp.EQ(this=exp.column("__rid", alias), expression=exp.column("__rid", first)))
     return _add_outer_tables(select, tables, links, outer), ctes, first
+
+
+def _read_alias_keys(select: exp.Select, outer: set[str], holder, resolve_outer) -> tuple[exp.Select, dict[str, tuple[str, str]]]:
+    """Replace the outer values that `select` reads through a select-list alias by outer columns.
+
+    The binder puts a copy of the aliased item in place of the alias (see `bind.SELECT_ALIAS`).
+    After `SELECT x + 1 AS k ... GROUP BY k` the outer rows hold `x + 1` only as a key column,
+    so such a copy is read whole, as a column of the outer rows, where it resolves to one.
+    Return the select and {new column name: (outer alias, frame column)}.
+    """
+    from gsql.sql.bind import SELECT_ALIAS
+
+    keys: dict[str, tuple[str, str]] = {}
+    if resolve_outer is None:
+        return select, keys
+    marked = [node for node in select.walk() if SELECT_ALIAS in node.meta]
+    if not marked:
+        return select, keys
+    select = select.copy()
+    for node in list(select.walk()):
+        if SELECT_ALIAS not in node.meta or node.parent is None:
+            continue
+        read = free_aliases(node)
+        if not read or not read <= outer:
+            continue
+        try:
+            resolved = resolve_outer(node)
+        except (BindError, UnsupportedError):
+            continue
+        while isinstance(resolved, exp.Paren):
+            resolved = resolved.this
+        if not isinstance(resolved, exp.Column) or resolved.name not in holder.node.columns:
+            continue
+        name = f"__alias{len(keys)}"
+        alias = min(read)
+        keys[name] = (alias, resolved.name)
+        node.replace(exp.column(name, table=alias))
+    return select, keys
 
 
 def _add_outer_tables(select: exp.Select, tables: list[exp.Table], links: list[exp.Expression], outer: set[str]) -> exp.Select:
@@ -487,47 +674,54 @@ def _keeps_left_rows(join: exp.Join) -> bool:
     return side in ("", "LEFT") and kind in ("", "INNER", "OUTER", "CROSS", "SEMI", "ANTI") and method != "POSITIONAL"
 
 
-def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str]) -> exp.Expression:
+def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[str], resolve_outer=None) -> exp.Expression:
     """Evaluate a correlated scalar subquery once per outer row, by joining the outer rows in.
 
     Each outer row gets a row number and joins the subquery's FROM (see `_join_outer_rows`).
-    An aggregate is then grouped by that number; any other subquery must give at most one
-    row per number. The result is LEFT joined back. This handles any correlated condition
-    (`x.b < t1.b`), at the cost of joining every outer row with the subquery's rows.
+    An aggregate without GROUP BY is then grouped by that number. Any other subquery, its
+    GROUP BY extended by the number, must give at most one row per number after its LIMIT and
+    OFFSET (see `_per_row_relation`). The result is LEFT joined back. This handles any
+    correlated condition (`x.b < t1.b`), at the cost of joining every outer row with the
+    subquery's rows.
     """
-    from gsql.sql.build import Relation
+    from gsql.sql.build import Relation, limit_values
 
-    aggregated = _has_plain_aggregate(_unalias(select.expressions[0])) if len(select.expressions) == 1 else True
-    if aggregated:
-        _check_correlated_scalar(select)
-    elif len(select.expressions) != 1:
+    if len(select.expressions) != 1:
         raise UnsupportedError("a scalar subquery must return one column")
-    numbered, row_id = _number_outer_rows(builder, holder)
-    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
-    _partition_by_row(modified, first)
-    value = modified.expressions[0]
+    grouped = select.args.get("group") is not None
+    aggregated = not grouped and _has_plain_aggregate(_unalias(select.expressions[0]))
+    limits = limit_values(select)
     if aggregated:
-        modified.set("group", exp.Group(expressions=[exp.column("__rid", first)]))
-        modified.set("expressions", [value, exp.alias_(exp.column("__rid", first), "__rid")])
-        relation = builder.query(modified, ctes)
+        _check_correlated_scalar(select, limited=True)
     else:
-        for clause in ("limit", "offset", "group", "having", "distinct", "order"):
-            if modified.args.get(clause):
-                raise UnsupportedError(f"a correlated scalar subquery with {clause.upper()} is not supported")
-        modified.set("expressions", [value, exp.alias_(exp.column("__rid", first), "__rid")])
-        rows = builder.query(modified, ctes)
+        _check_per_row_grouping(select, "a correlated scalar subquery")
+    numbered, row_id = _number_outer_rows(builder, holder)
+    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer, resolve_outer)
+    _partition_by_row(modified, first)
+    if aggregated:
+        modified.set("group", exp.Group(expressions=[]))
+        # One row per outer row, so ORDER BY cannot change which rows LIMIT and OFFSET keep.
+        modified.set("order", None)
+    _group_by_row(modified, first, outer)
+    node, (value_column,), rid_column = _per_row_relation(builder, modified, ctes, first, 1, limits)
+    if not aggregated:
         # Each outer row must see at most one row: SINGLE_VALUE raises for a group of two.
-        names = [builder.fresh("sv"), rows.node.columns[1]]
-        single = plan.Aggregate(
-            [rows.node.columns[1], names[0]],
-            input=rows.node,
-            keys=[rows.node.columns[1]],
-            aggregates=[plan.AggregateCall("single_value", rows.node.columns[0])],
+        single_column = builder.fresh("sv")
+        node = plan.Aggregate(
+            [rid_column, single_column],
+            input=node,
+            keys=[rid_column],
+            aggregates=[plan.AggregateCall("single_value", value_column)],
         )
-        node = plan.Project(
-            [builder.fresh("p"), builder.fresh("p")], input=single, expressions=[_ref(names[0]), _ref(names[1])]
-        )
-        relation = Relation(node, ["value", "__rid"])
+        value_column = single_column
+    relation = Relation(
+        plan.Project(
+            [builder.fresh("p"), builder.fresh("p")],
+            input=node,
+            expressions=[_ref(value_column), _ref(rid_column)],
+        ),
+        ["value", "__rid"],
+    )
 
     outputs = relation.node.columns
     holder.node = plan.Join(
@@ -539,7 +733,7 @@ def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[
         right_keys=[outputs[1]],
     )
     result = _ref(outputs[0])
-    if aggregated and isinstance(_unalias(select.expressions[0]), exp.Count):
+    if aggregated and isinstance(_unalias(select.expressions[0]), exp.Count) and _keeps_first_row(limits):
         # COUNT over no rows is 0, while the LEFT JOIN leaves NULL for outer rows without matches.
         return exp.Coalesce(this=result, expressions=[exp.Literal.number(0)])
     return result
@@ -551,20 +745,28 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
     The outer rows join the subquery's FROM (see `_join_outer_rows`), and the mark join
     matches each outer row with the subquery rows of its row number.
     """
-    for clause in ("limit", "offset", "group", "having", "windows"):
-        if select.args.get(clause):
-            raise UnsupportedError(f"a correlated EXISTS or IN subquery with {clause.upper()} is not supported")
-    numbered, row_id = _number_outer_rows(builder, holder)
-    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer)
-    _partition_by_row(modified, first)
-    items = [modified.expressions[0]] if probe is not None else []
-    items.append(exp.alias_(exp.column("__rid", first), "__rid"))
-    modified.set("expressions", items)
-    modified.set("distinct", None)
-    modified.set("order", None)
-    relation = builder.query(modified, ctes)
+    from gsql.sql.build import limit_values
 
-    outputs = relation.node.columns
+    if select.args.get("windows"):
+        raise UnsupportedError("a correlated EXISTS or IN subquery with a WINDOW clause is not supported")
+    _check_per_row_grouping(select, "a correlated EXISTS or IN subquery")
+    limits = limit_values(select)
+    numbered, row_id = _number_outer_rows(builder, holder)
+    modified, ctes, first = _join_outer_rows(builder, select, numbered, row_id, holder, scope, outer, resolve_outer)
+    _partition_by_row(modified, first)
+    _group_by_row(modified, first, outer)
+    width = 1 if probe is not None else 0
+    if limits is None:
+        # Without LIMIT and OFFSET, duplicate rows and their order cannot change the mark.
+        modified.set("distinct", None)
+    elif probe is None:
+        # EXISTS counts the rows that OFFSET and LIMIT keep, whatever their order, but the
+        # count after DISTINCT depends on every select-list item.
+        modified.set("order", None)
+        if modified.args.get("distinct") is not None:
+            width = len(modified.expressions)
+    node, item_columns, rid_column = _per_row_relation(builder, modified, ctes, first, width, limits)
+
     left_node, probe_left = numbered, None
     if probe is not None:
         left_node, probe_columns = _outer_key_columns(builder, numbered, [probe], resolve_outer)
@@ -573,14 +775,164 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
     holder.node = plan.MarkJoin(
         left_node.columns + [mark],
         left=left_node,
-        right=relation.node,
+        right=node,
         left_keys=[row_id],
-        right_keys=[outputs[-1]],
+        right_keys=[rid_column],
         probe_left=probe_left,
-        probe_right=outputs[0] if probe is not None else None,
+        probe_right=item_columns[0] if probe is not None else None,
         mark=mark,
     )
     return _ref(mark)
+
+
+def _check_per_row_grouping(select: exp.Select, what: str) -> None:
+    """Reject the grouping that a per-row subquery cannot extend by the outer row number.
+
+    Without GROUP BY, HAVING or an aggregate in ORDER BY makes one group even for an outer
+    row that meets no rows, and so does a grand-total grouping set. Grouping by the row number
+    gives such an outer row no group at all.
+    """
+    group = select.args.get("group")
+    if group is None:
+        order = select.args.get("order")
+        if select.args.get("having") is not None or (order is not None and _has_plain_aggregate(order)):
+            raise UnsupportedError(f"{what} that aggregates in HAVING or ORDER BY without GROUP BY is not supported")
+        return
+    if any(isinstance(item, (exp.GroupingSets, exp.Rollup, exp.Cube)) for item in group.expressions):
+        raise UnsupportedError(f"GROUPING SETS, ROLLUP or CUBE in {what} is not supported")
+
+
+def _group_by_row(select: exp.Select, first: str, outer: set[str]) -> None:
+    """Add the outer row number to the GROUP BY of a per-row subquery, so groups stay per row.
+
+    The outer columns that the subquery reads are keys too: they are constant within each
+    outer row, so they split no group, and they stay readable after the grouping.
+    """
+    group = select.args.get("group")
+    if group is None:
+        return
+    keys = [exp.column("__rid", first)]
+    for column in select.find_all(exp.Column):
+        if column.table in outer and not any(column == key for key in keys):
+            keys.append(exp.column(column.name, column.table))
+    group.set("expressions", [*group.expressions, *keys])
+
+
+def _per_row_relation(
+    builder, select: exp.Select, ctes, first: str, width: int, limits: tuple[int | None, int] | None
+) -> tuple[plan.Node, list[str], str]:
+    """Build the rows of a per-row subquery: its first `width` select items and the row number.
+
+    `select` has the outer rows joined (see `_join_outer_rows`) and is changed in place. With
+    LIMIT or OFFSET, the rows of each outer row are numbered in ORDER BY order, and only those
+    that the clauses keep remain. Return the plan node, the item columns and the row-number
+    column.
+    """
+    from gsql.sql.build import _sort_key
+
+    items = list(select.expressions[:width])
+    keys: list[tuple[int, exp.Ordered]] = []
+    hidden: list[exp.Expression] = []
+    order = select.args.get("order")
+    if limits is not None and order is not None:
+        keys, hidden = _order_keys(order, select.expressions, width, select.args.get("distinct") is not None)
+    row_number = exp.alias_(exp.column("__rid", first), "__rid")
+    extra = [exp.alias_(expression, f"__order{index}") for index, expression in enumerate(hidden)]
+    select.set("expressions", [*items, row_number, *extra])
+    for clause in ("order", "limit", "offset"):
+        select.set(clause, None)
+    relation = builder.query(select, ctes)
+
+    columns = relation.node.columns
+    node = relation.node
+    if limits is not None:
+        # Keys index the select list, where the row number sits between the items and the rest.
+        sort_keys = [_sort_key(columns[index if index < width else index + 1], ordered) for index, ordered in keys]
+        node = _keep_numbered_rows(builder, node, columns[width], sort_keys, limits)
+    kept = columns[: width + 1]
+    if node.columns != kept:
+        node = plan.Project(kept, input=node, expressions=[_ref(column) for column in kept])
+    return node, kept[:width], kept[width]
+
+
+def _order_keys(
+    order: exp.Order, expressions: list[exp.Expression], width: int, distinct: bool
+) -> tuple[list[tuple[int, exp.Ordered]], list[exp.Expression]]:
+    """Map the ORDER BY keys of a per-row subquery to positions in its new select list.
+
+    A key that names one of the first `width` items (by position, alias or the same
+    expression) sorts by that item. Any other key becomes a hidden expression after them, at
+    position `width + n`. Return the positions with their keys, and the hidden expressions.
+    """
+    from gsql.sql.build import _substitute_aliases
+
+    aliases = {item.alias: item.this for item in expressions if isinstance(item, exp.Alias)}
+    keys: list[tuple[int, exp.Ordered]] = []
+    hidden: list[exp.Expression] = []
+    for ordered in order.expressions:
+        key = ordered.this
+        if isinstance(key, exp.Var) and key.name.upper() == "ALL":
+            # ORDER BY ALL sorts by every select-list item, left to right.
+            targets = [(position, None) for position in range(len(expressions))]
+        else:
+            targets = [(_select_position(key, expressions), key)]
+        for position, expression in targets:
+            if position is not None and position < width:
+                keys.append((position, ordered))
+                continue
+            if distinct:
+                raise UnsupportedError(
+                    f"ORDER BY `{ordered.this.sql()}` outside the select list of a correlated SELECT DISTINCT "
+                    "with LIMIT or OFFSET is not supported"
+                )
+            if position is not None:
+                hidden.append(_unalias(expressions[position]).copy())
+            else:
+                hidden.append(_substitute_aliases(expression, aliases))
+            keys.append((width + len(hidden) - 1, ordered))
+    return keys, hidden
+
+
+def _select_position(key: exp.Expression, expressions: list[exp.Expression]) -> int | None:
+    """Return the select-list position that an ORDER BY key names, or None for another expression."""
+    if isinstance(key, exp.Literal) and not key.is_string:
+        position = int(key.this)
+        if not 1 <= position <= len(expressions):
+            raise BindError(f"ORDER BY position {position} is not in the select list of {len(expressions)} columns")
+        return position - 1
+    if isinstance(key, exp.Column) and not key.table:
+        names = [item.alias_or_name for item in expressions]
+        if key.name in names:
+            return names.index(key.name)
+    for position, item in enumerate(expressions):
+        if _unalias(item) == key:
+            return position
+    return None
+
+
+def _keep_numbered_rows(
+    builder, node: plan.Node, partition: str, keys: list[plan.SortKey], limits: tuple[int | None, int]
+) -> plan.Node:
+    """Keep the rows that LIMIT and OFFSET keep within each `partition` group, in `keys` order."""
+    count, skip = limits
+    number = builder.fresh("rn")
+    numbered = plan.Window(
+        node.columns + [number],
+        input=node,
+        calls=[plan.WindowCall("row_number", [], [partition], keys)],
+    )
+    conditions: list[exp.Expression] = [exp.GT(this=_ref(number), expression=exp.Literal.number(skip))]
+    if count is not None:
+        conditions.append(exp.LTE(this=_ref(number), expression=exp.Literal.number(skip + count)))
+    return plan.Filter(numbered.columns, input=numbered, predicate=conjunction(conditions))
+
+
+def _keeps_first_row(limits: tuple[int | None, int] | None) -> bool:
+    """Return whether LIMIT and OFFSET, as `limit_values` gives them, keep a query's first row."""
+    if limits is None:
+        return True
+    count, skip = limits
+    return skip == 0 and count != 0
 
 
 def _has_plain_aggregate(expression: exp.Expression) -> bool:
@@ -610,11 +962,16 @@ def _partition_by_row(select: exp.Select, first: str) -> None:
         window.set("partition_by", partition)
 
 
-def _check_correlated_scalar(select: exp.Expression) -> None:
+def _check_correlated_scalar(select: exp.Expression, limited: bool = False) -> None:
+    """Reject a correlated scalar aggregate whose value a LEFT JOIN on its correlation would change.
+
+    `limited` allows LIMIT and OFFSET, which a per-row plan applies after the aggregate.
+    """
     if not isinstance(select, exp.Select):
         raise UnsupportedError("a correlated scalar subquery must be a SELECT")
-    for clause in ("group", "having", "distinct", "limit", "offset", "joins"):
-        if select.args.get(clause) and clause != "joins":
+    clauses = ("group", "having", "distinct") if limited else ("group", "having", "distinct", "limit", "offset")
+    for clause in clauses:
+        if select.args.get(clause):
             raise UnsupportedError(f"a correlated scalar subquery with {clause.upper()} is not supported")
     if len(select.expressions) != 1:
         raise UnsupportedError("a scalar subquery must return one column")
@@ -716,6 +1073,9 @@ def _build_with_extras(builder, select, extras: list[exp.Expression], keep_selec
     if not extras and keep_select:
         return builder.query(select, builder.current_ctes)
     if not isinstance(select, exp.Select):
+        return builder.query(select, builder.current_ctes)
+    if not extras and _aggregates_without_group(select):
+        # Its one row exists even over no input rows, but `SELECT 1 FROM ...` would have none.
         return builder.query(select, builder.current_ctes)
     modified = select.copy()
     items = list(modified.expressions) if keep_select else []
