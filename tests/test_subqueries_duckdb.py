@@ -218,9 +218,25 @@ def test_correlated_right_join_condition_unsupported(context):
         context.sql(sql)
 
 
-def test_correlated_ordered_any_unsupported(context):
-    with pytest.raises(UnsupportedError, match="correlated"):
-        context.sql("SELECT o.v < ANY (SELECT i.v FROM i WHERE i.k = o.k) FROM o")
+# Correlated `x op ANY/ALL (q)` for op other than `=`: q's COUNT(*), COUNT, MIN and MAX per
+# outer row decide it, with NULLs in x and in q, empty q, and equality and range correlation.
+CORRELATED_QUANTIFIED_CASES = [
+    f"SELECT o.k, o.v, o.v {operator} {quantifier} (SELECT i.v FROM i WHERE {correlation}) FROM o"
+    for operator in ("<", ">=", "<>")
+    for quantifier in ("ANY", "ALL")
+    for correlation in ("i.k = o.k", "i.k < o.k", "i.v > o.v AND i.k IS NOT NULL")
+] + [
+    "SELECT o.k, o.v, o.v < ALL (SELECT i.v + o.k FROM i WHERE i.k = o.k) FROM o",
+    "SELECT o.k, o.v, o.v > ANY (SELECT DISTINCT i.v FROM i WHERE i.k <= o.k) FROM o",
+    "SELECT o.k, o.v, o.v > ANY (SELECT SUM(i.v) FROM i WHERE i.k <= o.k GROUP BY i.k) FROM o",
+    "SELECT o.k, o.v FROM o WHERE o.v >= ALL (SELECT i.v FROM i WHERE i.k = o.k)",
+    "SELECT o.k, o.v FROM o WHERE NOT o.v < ANY (SELECT i.v FROM i WHERE i.k <> o.k)",
+]
+
+
+@pytest.mark.parametrize("sql", CORRELATED_QUANTIFIED_CASES)
+def test_correlated_quantified_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
 
 
 # Subqueries as predicates ----------------------------------------------------------------------

@@ -374,22 +374,22 @@ def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_oute
         marked = _plan_membership(builder, query, comparison.this, holder, scope, resolve_outer)
         return exp.Not(this=marked) if isinstance(quantifier, exp.All) else marked
     if correlated:
-        raise UnsupportedError(f"a correlated `{comparison.sql()[:80]}` is not supported")
-
-    relation = builder.query(query, builder.current_ctes)
-    if len(relation.names) != 1:
-        raise UnsupportedError("ANY and ALL need a subquery with one column")
-    value = relation.node.columns[0]
-    names = [builder.fresh("q") for _ in range(4)]
-    calls = [
-        plan.AggregateCall("count_star", None),
-        plan.AggregateCall("count", value),
-        plan.AggregateCall("min", value),
-        plan.AggregateCall("max", value),
-    ]
-    summary = plan.Aggregate(names, input=relation.node, keys=[], aggregates=calls)
-    holder.node = plan.Join(holder.node.columns + names, left=holder.node, right=summary, kind="cross")
-    rows, non_null, smallest, largest = (_ref(name) for name in names)
+        rows, non_null, smallest, largest = _correlated_summary(builder, query, holder, scope, resolve_outer)
+    else:
+        relation = builder.query(query, builder.current_ctes)
+        if len(relation.names) != 1:
+            raise UnsupportedError("ANY and ALL need a subquery with one column")
+        value = relation.node.columns[0]
+        names = [builder.fresh("q") for _ in range(4)]
+        calls = [
+            plan.AggregateCall("count_star", None),
+            plan.AggregateCall("count", value),
+            plan.AggregateCall("min", value),
+            plan.AggregateCall("max", value),
+        ]
+        summary = plan.Aggregate(names, input=relation.node, keys=[], aggregates=calls)
+        holder.node = plan.Join(holder.node.columns + names, left=holder.node, right=summary, kind="cross")
+        rows, non_null, smallest, largest = (_ref(name) for name in names)
 
     probe = resolve_outer(comparison.this)
     if operator in (exp.GT, exp.GTE):
@@ -410,6 +410,41 @@ def plan_quantified(builder, comparison: exp.Binary, holder, scope, resolve_oute
         default=exp.false(),
     )
     return exp.Not(this=exp.paren(result)) if isinstance(quantifier, exp.All) else result
+
+
+def _correlated_summary(builder, query: exp.Expression, holder, scope, resolve_outer) -> list[exp.Expression]:
+    """Return COUNT(*), COUNT(v), MIN(v) and MAX(v) of a correlated one-column subquery, per outer row.
+
+    Each is a correlated scalar subquery over the same rows, so every correlation that scalar
+    subqueries support works here too. `SELECT t2.a FROM t2 WHERE t2.id > t1.a` gives, among
+    others, `(SELECT MIN(t2.a) FROM t2 WHERE t2.id > t1.a)`.
+    """
+    if not isinstance(query, exp.Select) or len(query.expressions) != 1:
+        raise UnsupportedError("a correlated ANY or ALL needs a SELECT of one column")
+    value = _unalias(query.expressions[0])
+    if value.is_star:
+        raise UnsupportedError("a correlated ANY or ALL needs a SELECT of one named column")
+    plain = not any(
+        query.args.get(clause)
+        for clause in ("group", "having", "distinct", "limit", "offset", "qualify", "windows")
+    ) and not _has_plain_aggregate(value) and not value.find(exp.Window)
+    calls = [exp.Count(this=exp.Star()), exp.Count(this=value), exp.Min(this=value), exp.Max(this=value)]
+    results = []
+    for call in calls:
+        if plain:
+            summary = query.copy()
+            summary.set("expressions", [call.copy()])
+            summary.set("order", None)
+        else:
+            # The rows of a grouped, DISTINCT or limited subquery are summarised from outside.
+            inner = query.copy()
+            inner.set("expressions", [exp.alias_(value.copy(), "_v")])
+            source = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_q")))
+            column = exp.column("_v", "_q")
+            outer_call = exp.Count(this=exp.Star()) if isinstance(call.this, exp.Star) else type(call)(this=column)
+            summary = exp.Select(expressions=[outer_call]).from_(source)
+        results.append(_plan_scalar(builder, exp.Subquery(this=summary), holder, scope, resolve_outer))
+    return results
 
 
 def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) -> exp.Expression:
