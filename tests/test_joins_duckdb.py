@@ -238,6 +238,8 @@ LATERAL_GROUPING_SETS_QUERIES = [
     "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i AS k, COUNT(*) AS c FROM b WHERE b.i = a.i GROUP BY GROUPING SETS ((), (), (b.i))) q",
     "SELECT a.i, q.* FROM a LEFT JOIN LATERAL (SELECT b.i AS k, COUNT(*) AS c FROM b WHERE b.i = a.i GROUP BY ROLLUP (b.i)) q ON true",
     "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i AS k, MAX(b.j) AS m FROM b WHERE b.i = a.i GROUP BY GROUPING SETS ((b.i), (b.j))) q",
+    "SELECT * FROM a, LATERAL (SELECT COUNT(*) FROM b WHERE b.i = a.i GROUP BY CUBE (b.j)) AS s",
+    "SELECT * FROM a, (SELECT COUNT(*) AS n FROM b WHERE b.i = a.i GROUP BY GROUPING SETS ((), (b.j))) AS s",
 ]
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "expand_grouping_sets",
     "is_aggregate_call",
     "plan_aggregate_call",
+    "value_over_no_rows",
 ]
 
 AGGREGATE_FUNCTIONS: dict[type[exp.Expression], str] = {
@@ -278,3 +279,30 @@ def _set_members(member: exp.Expression) -> list[exp.Expression]:
     if isinstance(member, exp.Paren):
         return _set_members(member.this)
     return [member]
+
+
+# Aggregates whose value over no rows is 0; every other aggregate gives NULL.
+_ZERO_OVER_NO_ROWS = (exp.Count, exp.CountIf, exp.ApproxDistinct)
+_ZERO_OVER_NO_ROWS_NAMES = {"count", "count_if", "countif", "count_star", "regr_count", "approx_count_distinct"}
+
+
+def value_over_no_rows(expression: exp.Expression) -> exp.Expression:
+    """Return `expression` with each aggregate call replaced by its value over no rows.
+
+    `COUNT(*) + 1` gives `0 + 1` and `COALESCE(SUM(x), 0)` gives `COALESCE(NULL, 0)`: the value
+    of an aggregate without GROUP BY over an empty input, which a LEFT JOIN cannot produce.
+    """
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, (exp.Window, exp.Subquery, exp.Exists)):
+            return node
+        if not is_aggregate_call(node):
+            return node
+        call = node
+        while isinstance(call, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
+            call = call.this
+        name = call.name.lower() if isinstance(call, exp.Anonymous) else ""
+        if isinstance(call, _ZERO_OVER_NO_ROWS) or name in _ZERO_OVER_NO_ROWS_NAMES:
+            return exp.Literal.number(0)
+        return exp.Null()
+
+    return expression.copy().transform(replace, copy=False)

@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
+from gsql.sql.aggregates import value_over_no_rows
 from gsql.sql.joins import _join_method, _number_rows, has_subquery, plan_join_with_subqueries
 
 if TYPE_CHECKING:
@@ -243,10 +244,10 @@ def _join_one_row_each(
     matched = resolver.resolve(matched)
 
     names = list(right.relation.columns)
-    values = [_over_no_rows(item.unalias()) for item in body.expressions]
+    values = [value_over_no_rows(item.unalias()) for item in body.expressions]
     having = body.args.get("having")
     if having is not None:
-        values.append(_over_no_rows(having.this))
+        values.append(value_over_no_rows(having.this))
     if len(values) != len(names) - 1:
         raise UnsupportedError(
             f"the select list of LATERAL subquery `{alias}` could not be matched with its columns"
@@ -282,31 +283,6 @@ def _join_one_row_each(
         else:
             node = plan.Filter(columns, input=node, predicate=predicate)
     return _FromItem(node, left.aliases | right.aliases)
-
-
-# Aggregates whose value over no rows is 0; every other aggregate gives NULL.
-_ZERO_OVER_NO_ROWS = (exp.Count, exp.CountIf, exp.ApproxDistinct)
-_ZERO_OVER_NO_ROWS_NAMES = {"count", "count_if", "countif", "count_star", "regr_count", "approx_count_distinct"}
-
-
-def _over_no_rows(expression: exp.Expression) -> exp.Expression:
-    """Return `expression` with each aggregate call replaced by its value over no rows."""
-    from gsql.sql.aggregates import is_aggregate_call
-
-    def replace(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, (exp.Window, exp.Subquery, exp.Exists)):
-            return node
-        if not is_aggregate_call(node):
-            return node
-        call = node
-        while isinstance(call, (exp.Filter, exp.WithinGroup, exp.IgnoreNulls, exp.RespectNulls)):
-            call = call.this
-        name = call.name.lower() if isinstance(call, exp.Anonymous) else ""
-        if isinstance(call, _ZERO_OVER_NO_ROWS) or name in _ZERO_OVER_NO_ROWS_NAMES:
-            return exp.Literal.number(0)
-        return exp.Null()
-
-    return expression.copy().transform(replace, copy=False)
 
 
 def _grand_total_sets(query: exp.Expression) -> int:
@@ -360,7 +336,7 @@ def _complete_grand_totals(
     resolver = _Resolver(builder, scope)
     expressions = []
     for item in body.expressions:
-        value = _over_no_rows(_as_grand_total(item.unalias(), keys))
+        value = value_over_no_rows(_as_grand_total(item.unalias(), keys))
         expressions.append(resolver.resolve(value))
     expressions.append(resolver.resolve(same_row.this))
     node: plan.Node = right.relation

@@ -33,22 +33,13 @@ from sqlglot import exp
 
 from gsql.errors import BindError, UnsupportedError
 from gsql.sql import plan
-from gsql.sql.aggregates import is_aggregate_call
+from gsql.sql.aggregates import is_aggregate_call, value_over_no_rows
 from gsql.sql.row_subqueries import plan_row_comparison, row_fields
 
 if TYPE_CHECKING:
     from gsql.sql.build import Relation, Scope, _PlanBuilder
 
 __all__ = ["Correlation", "NodeHolder", "conjunction", "conjuncts", "free_aliases", "plan_quantified", "plan_subquery"]
-
-# Expressions that return NULL when any input is NULL; a correlated scalar aggregate built only
-# from these gives NULL for an outer row without matches, which is what the LEFT JOIN yields.
-_NULL_PROPAGATING = (
-    exp.Literal, exp.Paren, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Cast,
-    exp.DataType, exp.DataTypeParam, exp.Column, exp.Identifier,
-    exp.Mod, exp.IntDiv, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
-)
-
 
 @dataclass
 class NodeHolder:
@@ -459,6 +450,9 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
             # GROUP BY may give an outer row several rows, and LIMIT and OFFSET choose among
             # them, so neither survives moving the correlation into a join.
             return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
+        if free_aliases(value) & outer:
+            # The select list reads the outer row itself, so it must be computed per outer row.
+            return _plan_scalar_per_row(builder, query, holder, scope, outer, resolve_outer)
         try:
             correlation, select = _split_correlation(query, scope)
         except UnsupportedError:
@@ -498,11 +492,7 @@ def _plan_scalar(builder, subquery: exp.Subquery, holder, scope, resolve_outer) 
         left_keys=left_keys,
         right_keys=right_keys,
     )
-    value = _ref(outputs[0])
-    if isinstance(_unalias(select.expressions[0]), exp.Count):
-        # COUNT over no rows is 0, while the LEFT JOIN leaves NULL for outer rows without matches.
-        return exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
-    return value
+    return _fill_unmatched(_ref(outputs[0]), _ref(right_keys[0]), select, resolve_outer)
 
 
 def _number_outer_rows(builder, holder) -> tuple[plan.Node, str]:
@@ -768,10 +758,23 @@ def _plan_scalar_per_row(builder, select: exp.Select, holder, scope, outer: set[
         right_keys=[outputs[1]],
     )
     result = _ref(outputs[0])
-    if aggregated and isinstance(_unalias(select.expressions[0]), exp.Count) and _keeps_first_row(limits):
-        # COUNT over no rows is 0, while the LEFT JOIN leaves NULL for outer rows without matches.
-        return exp.Coalesce(this=result, expressions=[exp.Literal.number(0)])
+    if aggregated and _keeps_first_row(limits):
+        return _fill_unmatched(result, _ref(outputs[1]), select, resolve_outer)
     return result
+
+
+def _fill_unmatched(value: exp.Expression, matched_key: exp.Expression, select: exp.Select, resolve_outer) -> exp.Expression:
+    """Give outer rows without subquery rows the value of the aggregate select list over no rows.
+
+    The LEFT JOIN leaves NULL there, but `(SELECT COUNT(*) + 1 FROM ...)` over no rows is 1.
+    `matched_key` is a join key of the subquery's side, NULL exactly for those outer rows.
+    """
+    empty = value_over_no_rows(_unalias(select.expressions[0]))
+    if isinstance(empty, exp.Null):
+        return value
+    empty = resolve_outer(empty) if resolve_outer is not None else empty
+    matched = exp.Not(this=exp.Is(this=matched_key, expression=exp.Null()))
+    return exp.Case(ifs=[exp.If(this=matched, true=value)], default=empty)
 
 
 def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolve_outer, outer: set[str]) -> exp.Expression:
@@ -849,7 +852,8 @@ def _group_by_row(select: exp.Select, first: str, outer: set[str]) -> None:
     keys = [exp.column("__rid", first)]
     for column in select.find_all(exp.Column):
         if column.table in outer and not any(column == key for key in keys):
-            keys.append(exp.column(column.name, column.table))
+            # A copy keeps the identifiers' quoting, so the key equals the column it groups.
+            keys.append(column.copy())
     group.set("expressions", [*group.expressions, *keys])
 
 
@@ -1017,17 +1021,6 @@ def _check_correlated_scalar(select: exp.Expression, limited: bool = False) -> N
             "a correlated scalar subquery without an aggregate is not supported; "
             "rewrite it as a join"
         )
-    if isinstance(value, exp.Count):
-        return
-    for node in value.walk(prune=lambda n: isinstance(n, exp.AggFunc)):
-        if isinstance(node, exp.AggFunc):
-            if isinstance(node, exp.Count):
-                raise UnsupportedError("COUNT inside an expression of a correlated scalar subquery is not supported")
-            continue
-        if not isinstance(node, _NULL_PROPAGATING):
-            raise UnsupportedError(
-                f"`{type(node).__name__}` around an aggregate in a correlated scalar subquery is not supported"
-            )
 
 
 def _unalias(expression: exp.Expression) -> exp.Expression:
