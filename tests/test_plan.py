@@ -444,6 +444,19 @@ def test_set_operation_matches_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # DuckDB binds an ORDER BY name that no result column has to a later branch's column.
+        "SELECT * FROM (VALUES (42, 84), (1, 2)) s1(c1, c2) UNION ALL SELECT * FROM (VALUES (84, 42)) s2(c2, c3) ORDER BY c3",
+        "SELECT * FROM (VALUES (42, 84)) s1(c1, c2) UNION ALL SELECT * FROM (VALUES (84, 42)) s2(c2, c3) ORDER BY c2",
+        "SELECT 1 AS a UNION SELECT 2 AS b UNION SELECT 3 AS c ORDER BY c DESC",
+    ],
+)
+def test_set_operation_order_by_branch_name(context, duck, sql):
+    assert context.sql(sql).rows() == duck.sql(sql).fetchall()
+
+
 def test_set_operation_width_mismatch(context):
     with pytest.raises(BindError, match="same number of columns"):
         context.sql("SELECT id FROM a UNION SELECT id, w FROM b")

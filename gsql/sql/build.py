@@ -787,6 +787,9 @@ class _PlanBuilder:
                     column = relation.node.columns[position - 1]
                 elif isinstance(key, exp.Column) and key.name in relation.names:
                     column = relation.node.columns[relation.names.index(key.name)]
+                elif isinstance(key, exp.Column) and isinstance(expression, exp.SetOperation):
+                    position = _branch_position(expression, key.name)
+                    column = relation.node.columns[position] if position is not None else None
                 if column is None:
                     raise UnsupportedError(
                         f"ORDER BY `{key.sql(self.dialect)}` on a set operation must name an output column"
@@ -956,6 +959,26 @@ def _with_column_aliases(relation: Relation, table: exp.Table) -> Relation:
     if names == relation.names:
         return relation
     return Relation(relation.node, names)
+
+
+def _branch_position(operation: exp.SetOperation, name: str) -> int | None:
+    """Return the position of the first column called `name` in a later branch of a set operation.
+
+    DuckDB lets ORDER BY on `SELECT a, b ... UNION SELECT c, d ...` name `d`, the second
+    column, when no column of the result (named after the first branch) is called `d`.
+    """
+    branches: list[exp.Expression] = [operation]
+    while branches:
+        branch = branches.pop(0)
+        if isinstance(branch, exp.SetOperation):
+            branches = [branch.this, branch.expression, *branches]
+        elif isinstance(branch, exp.Subquery):
+            branches.insert(0, branch.this)
+        elif isinstance(branch, exp.Select):
+            names = [item.alias_or_name for item in branch.expressions]
+            if name in names:
+                return names.index(name)
+    return None
 
 
 def _ref(name: str) -> exp.Column:
