@@ -286,6 +286,22 @@ LATERAL_LIMIT_QUERIES = [
 ]
 
 
+# UNION, INTERSECT and EXCEPT inside a LATERAL subquery combine the rows of one outer row.
+LATERAL_SET_OPERATION_QUERIES = [
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.j FROM b WHERE b.i = a.i UNION ALL SELECT s.j FROM s WHERE s.i = a.i) q",
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i FROM b WHERE b.j > a.j UNION SELECT s.i FROM s) q",
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i FROM b WHERE b.j > a.j INTERSECT SELECT s.i FROM s WHERE s.j < a.j) q",
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT b.i FROM b WHERE b.j > a.j EXCEPT ALL SELECT s.i FROM s WHERE s.j <= a.j) q",
+    "SELECT a.i, q.* FROM a LEFT JOIN LATERAL (SELECT b.i FROM b WHERE b.j > a.j EXCEPT SELECT a.i) q ON true",
+    "SELECT a.i, q.* FROM a, LATERAL (SELECT a.i AS v UNION ALL SELECT a.j UNION ALL (SELECT b.j FROM b WHERE b.i = a.i)) q",
+]
+
+
+@pytest.mark.parametrize("sql", LATERAL_SET_OPERATION_QUERIES)
+def test_lateral_set_operation_matches_duckdb(context, duck, sql):
+    assert_same_multiset(context, duck, sql)
+
+
 @pytest.mark.parametrize("sql", LATERAL_LIMIT_QUERIES)
 def test_lateral_limit_matches_duckdb(context, duck, sql):
     assert_same_multiset(context, duck, sql)

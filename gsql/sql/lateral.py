@@ -146,9 +146,16 @@ def lateral_query(
     for the LATERAL subquery itself, whose aggregate without GROUP BY `plan_lateral_join`
     completes for the outer rows that meet no rows.
     """
+    if isinstance(query, exp.SetOperation):
+        return _lateral_set_operation(builder, query, ctes)
+    if isinstance(query, exp.Subquery) and not any(
+        query.args.get(clause) for clause in ("order", "limit", "offset")
+    ):
+        return lateral_query(builder, query.this, ctes)
     if not isinstance(query, exp.Select):
         raise UnsupportedError(
-            "a set operation that reads the outer rows of a LATERAL join is not supported"
+            f"`{query.sql()[:80]}` in a subquery that reads the outer rows of a LATERAL join is "
+            "not supported"
         )
     for clause in ("windows", "distinct"):
         value = query.args.get(clause)
@@ -202,6 +209,35 @@ def lateral_query(
         window.set("partition_by", [row.copy(), *(window.args.get("partition_by") or [])])
     modified.meta[_LATERAL_BLOCK] = block_alias
     return builder.query(modified, ctes)
+
+
+def _lateral_set_operation(builder: _PlanBuilder, operation: exp.SetOperation, ctes: dict):
+    """Build UNION, INTERSECT or EXCEPT of SELECTs that read the outer rows of a LATERAL.
+
+    Every branch returns the outer row number as its last column, so the set operation, which
+    compares whole rows, combines only rows of the same outer row.
+    """
+    from gsql.sql.build import Relation
+
+    for clause in ("order", "limit", "offset"):
+        if operation.args.get(clause):
+            raise UnsupportedError(
+                f"{clause.upper()} on a set operation inside a LATERAL subquery is not supported"
+            )
+    if operation.args.get("by_name") or operation.args.get("side") or operation.args.get("on"):
+        raise UnsupportedError(f"`{operation.key.upper()} BY NAME` is not supported")
+    left = lateral_query(builder, operation.this, ctes)
+    right = lateral_query(builder, operation.expression, ctes)
+    if len(left.names) != len(right.names):
+        raise BindError(
+            f"{operation.key.upper()} inputs have {len(left.names) - 1} and {len(right.names) - 1} "
+            "columns; both sides must select the same number of columns"
+        )
+    kind = {exp.Union: "union", exp.Intersect: "intersect", exp.Except: "except"}[type(operation)]
+    distinct = operation.args.get("distinct", True) is not False
+    columns = [builder.fresh("u") for _ in left.names]
+    node = plan.SetOperation(columns, left=left.node, right=right.node, kind=kind, all=not distinct)
+    return Relation(node, left.names, left.display)
 
 
 def _join_one_row_each(
