@@ -9,7 +9,7 @@ Every format except `table` writes every row. Values follow these rules:
   cast to string (`true`/`false`, timestamps as `2013-01-01 10:00:00.000000`, floats in their
   shortest exact form with `.0` on whole numbers, NaN as `nan`). A field is quoted only when it contains the delimiter, a
   quote or a line break. NULL is an empty field and an empty string is `""`. Binary values are
-  base64 and lists, structs and maps are JSON text.
+  base64, BIT strings their `0`/`1` digits, and lists, structs and maps are JSON text.
 - JSON and NDJSON: one object per row. Dates, times and timestamps are ISO-8601 strings,
   decimals are strings so that no digit is lost, NaN and infinities are null (JSON has neither),
   durations are ISO-8601 durations and binary values are base64 strings.
@@ -71,6 +71,7 @@ def file_format(path: str | os.PathLike[str]) -> str | None:
 
 def write_stdout(table: pa.Table, format: str, stream: TextIO) -> None:
     """Write every row of `table` to a text stream in a format other than `table`."""
+    table = _bits_as_text(table)
     if format in ("csv", "tsv"):
         _write_delimited(table, stream, "\t" if format == "tsv" else ",")
     elif format in ("json", "ndjson"):
@@ -116,6 +117,20 @@ def write_file(table: pa.Table, path: str | os.PathLike[str], format: str) -> No
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _bits_as_text(table: pa.Table) -> pa.Table:
+    """Return `table` with its BIT columns as their `0`/`1` text, which other binary data lacks."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from gsql.types import is_bit
+
+    for index, field in enumerate(table.schema):
+        if is_bit(field.type):
+            text = pc.cast(table.column(index), pa.large_string())
+            table = table.set_column(index, field.name, text)
+    return table
 
 
 def _file_mode(target: Path) -> int:
@@ -382,6 +397,7 @@ def print_table(table: pa.Table, max_rows: int, stream: TextIO | None = None) ->
     from rich.text import Text
 
     console = Console(file=stream or sys.stdout, highlight=False)
+    table = _bits_as_text(table)
     head, tail = _shown_rows(table, max_rows)
     hidden_rows = table.num_rows - len(head) - len(tail)
     head_cells = [[_display_cell(value) for value in row] for row in head]

@@ -188,6 +188,22 @@ def test_format_table() -> None:
     assert result.stderr.startswith("3 rows in ")
 
 
+BIT_QUERY = "SELECT '0101'::BIT AS b, '1'::BIT AS c UNION ALL SELECT NULL, '10'::BIT"
+BIT_OUTPUTS = {
+    "csv": "b,c\n0101,1\n,10\n",
+    "json": '[\n  {"b": "0101", "c": "1"},\n  {"b": null, "c": "10"}\n]\n',
+    "markdown": "| b | c |\n| --- | --- |\n| 0101 | 1 |\n| NULL | 10 |\n",
+}
+
+
+@pytest.mark.parametrize("format_", sorted(BIT_OUTPUTS))
+def test_bit_strings_print_as_digits(format_: str) -> None:
+    result = gsql("query", BIT_QUERY, "--format", format_)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == BIT_OUTPUTS[format_]
+
+
 def test_default_format_is_csv_when_piped() -> None:
     result = query_people()
 
