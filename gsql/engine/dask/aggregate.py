@@ -97,6 +97,13 @@ def aggregate(
         return _aggregate_whole_groups(backend, node, frame)
     if not all(_combines(call) for call in node.aggregates):
         return _aggregate_whole_groups(backend, node, frame)
+    if any(
+        call.function == "max" and pa.types.is_floating(arrow_type(frame, call.argument))
+        for call in node.aggregates
+    ):
+        # Arrow's max skips NaN in partials and in their combination, but SQL's MAX is NaN when
+        # a group has one; the pandas engine's aggregate over whole groups gets that right.
+        return _aggregate_whole_groups(backend, node, frame)
 
     integer_sums = {
         index
