@@ -163,6 +163,21 @@ def common_type(types: list[pa.DataType]) -> pa.DataType:
     return result
 
 
+def set_operation_type(a: pa.DataType, b: pa.DataType, dialect: str) -> pa.DataType:
+    """Return the type of a UNION, INTERSECT or EXCEPT column whose two inputs have types a and b.
+
+    DuckDB 2.0 makes a column VARCHAR when either input is text (`SELECT 1 UNION SELECT 'x'`),
+    unlike comparisons, where text converts to the other type; SQLite keeps each value as it
+    is, which text shows best. Other dialects use the comparison rule.
+    """
+    if dialect in ("duckdb", "sqlite") and not (is_bit(a) or is_bit(b)):
+        texts = [_is_string(a), _is_string(b)]
+        if any(texts) and not all(texts) and not (pa.types.is_null(a) or pa.types.is_null(b)):
+            return pa.large_string()
+    target = common_type([a, b])
+    return pa.int32() if pa.types.is_null(target) else target
+
+
 def _common_pair(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     if a == b:
         return a

@@ -14,7 +14,7 @@ import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
 
-from gsql.engine.arrow_kernels import common_type
+from gsql.engine.arrow_kernels import set_operation_type
 from gsql.engine.dask.partitionwise import (
     arrow_type,
     cast_column,
@@ -45,7 +45,7 @@ def distinct(backend: DaskBackend, node: plan.Distinct, inputs: list[dd.DataFram
 def set_operation(
     backend: DaskBackend, node: plan.SetOperation, inputs: list[dd.DataFrame]
 ) -> dd.DataFrame:
-    left, right = _align_inputs(node, *inputs)
+    left, right = _align_inputs(node, *inputs, backend.dialect)
     if node.kind == "union":
         combined = concat([left, right])
         if node.all:
@@ -60,15 +60,14 @@ def set_operation(
 
 
 def _align_inputs(
-    node: plan.SetOperation, left: dd.DataFrame, right: dd.DataFrame
+    node: plan.SetOperation, left: dd.DataFrame, right: dd.DataFrame, dialect: str
 ) -> tuple[dd.DataFrame, dd.DataFrame]:
     """Name both inputs' columns as the node's, and cast each column pair to a common type."""
     types: dict[str, pa.DataType] = {}
     for name, left_column, right_column in zip(node.columns, left.columns, right.columns):
         left_type = arrow_type(left, left_column)
         right_type = arrow_type(right, right_column)
-        target = common_type([left_type, right_type])
-        types[name] = pa.int32() if pa.types.is_null(target) else target
+        types[name] = set_operation_type(left_type, right_type, dialect)
     return _conform_input(left, node.columns, types), _conform_input(right, node.columns, types)
 
 
