@@ -22,6 +22,7 @@ from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type,
 import gsql.engine.arrow_functions  # noqa: F401  (registers the function kernels)
 from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
+from gsql.engine.decimals import known_units
 from gsql.engine.sorting import sort_indices, top_indices
 from gsql.engine.window import compute_window, output_order
 from gsql.errors import ExecutionError
@@ -190,7 +191,25 @@ def _project(backend: PandasBackend, node: plan.Project, inputs: list[pd.DataFra
 
 
 def _aggregate(backend: PandasBackend, node: plan.Aggregate, inputs: list[pd.DataFrame]) -> pd.DataFrame:
-    return frame_from_table(aggregate_table(table_from_frame(inputs[0]), node, backend.dialect))
+    frame = inputs[0]
+    table = table_from_frame(frame)
+    return frame_from_table(aggregate_table(table, node, backend.dialect, _known_units(frame, node)))
+
+
+def _known_units(frame: pd.DataFrame, node: plan.Aggregate) -> dict[str, pa.ChunkedArray]:
+    """Return the int64 units that earlier decimal arithmetic left for the aggregated columns.
+
+    A Project that computed a decimal column on int64 keeps those values with the exact array
+    object it put in the frame, so SUM of that column need not convert it back.
+    """
+    units = {}
+    for call in node.aggregates:
+        if call.argument is None or call.argument in units or call.argument not in frame.columns:
+            continue
+        found = known_units(_chunked(frame, call.argument))
+        if found is not None:
+            units[call.argument] = found
+    return units
 
 
 def _join(backend: PandasBackend, node: plan.Join, inputs: list[pd.DataFrame]) -> pd.DataFrame:

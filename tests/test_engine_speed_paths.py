@@ -1,0 +1,219 @@
+"""Fast paths of the pandas engine, checked against DuckDB on tables that reach their edges.
+
+The paths are decimal `+ - *` kept on int64 between operations and shared by output columns,
+SUM and AVG of decimals on int64 units, and GROUP BY of short strings packed into int64 codes.
+The last is a WHERE conjunction that narrows its columns condition by condition. Each test runs
+the same SQL on gsql and DuckDB over the same Arrow tables. Decimals must match exactly, and
+doubles within the relative 1e-9 of `gsql.compare`.
+"""
+
+from __future__ import annotations
+
+import decimal
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import gsql
+from gsql.compare import CompareOptions, compare_results
+from gsql.engine.aggregate import aggregate_table
+from gsql.engine.group_keys import pack_short_string_keys, unpack_strings
+from gsql.errors import ExecutionError
+from gsql.sql import plan
+
+D = decimal.Decimal
+
+
+def _decimals(values: list[str | None], precision: int, scale: int) -> pa.Array:
+    return pa.array([None if v is None else D(v) for v in values], pa.decimal128(precision, scale))
+
+
+def _chunked_table(columns: dict[str, pa.Array], pieces: int = 3) -> pa.Table:
+    """Split a table into several record batches, so that every column has several chunks."""
+    table = pa.table(columns)
+    step = max(1, -(-table.num_rows // pieces))
+    batches = [batch for start in range(0, table.num_rows, step) for batch in table.slice(start, step).to_batches()]
+    return pa.Table.from_batches(batches, table.schema)
+
+
+PRICES = _chunked_table(
+    {
+        "k": pa.array(["A", "B", "A", None, "", "A", "B", "héé", "seven77", "A", "B", None], pa.large_string()),
+        "flag": pa.array(["N", "O", "N", "F", "O", "N", "F", "F", "O", "N", "O", "N"], pa.large_string()),
+        "a": _decimals(["10.50", "-3.25", "0.00", None, "99999.99", "1.01", "-0.01", "7.77", "2.50", "3.00", "4.40", "5.55"], 15, 2),
+        "b": _decimals(["0.05", "0.10", None, "0.07", "0.00", "0.06", "0.04", "0.09", "0.01", "0.02", "0.03", "0.08"], 15, 2),
+        "c": _decimals(["0.08", "0.00", "0.02", "0.01", None, "0.03", "0.04", "0.05", "0.06", "0.07", "0.00", "0.01"], 15, 2),
+        "q": pa.array([17, 36, 8, 28, 24, 32, 38, 45, 49, 27, 2, 28], pa.int64()),
+    }
+)
+
+# Values whose int64 units overflow when multiplied, and values beyond the int64 range, which
+# must leave the int64 path for decimal128 arithmetic.
+WIDE = _chunked_table(
+    {
+        "g": pa.array([1, 1, 2, 2, 3], pa.int64()),
+        "w": _decimals(["9999999999999999.99", "-9999999999999999.98", "1.00", None, "0.01"], 18, 2),
+        "big": _decimals(["123456789012345678901234.50", "1.00", "-2.00", "3.00", None], 38, 2),
+    },
+    pieces=2,
+)
+
+# `s` varies in length and has NULLs, `t` and `u` have one length each, and `long` has a value
+# of eight bytes, too long to pack.
+STRINGS = _chunked_table(
+    {
+        "s": pa.array(["x", "xy", "", None, "x", "xy\x00", "seven77", "abc", "ü", "x", None, ""], pa.string()),
+        "t": pa.array(["ab", "ab", "cd", "ab", "cd", "ab", "ab", "cd", "ab", "ab", "cd", "ab"], pa.large_string()),
+        "u": pa.array(["abc", "abd", "abc", "abc", "xyz", "abd", "abc", "abc", "abc", "abc", "abc", "abc"]),
+        "long": pa.array(["a", "b", "eight888", "a", "b", "a", None, "a", "b", "a", "b", "a"]),
+        "v": pa.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], pa.int64()),
+    },
+    pieces=4,
+)
+
+
+@pytest.fixture(scope="module")
+def engines() -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    context = gsql.Context(engine="pandas")
+    oracle = duckdb.connect()
+    for name, table in {"prices": PRICES, "wide": WIDE, "strings": STRINGS}.items():
+        context.register(name, table)
+        oracle.register(name, table)
+    return context, oracle
+
+
+def assert_matches_duckdb(engines, sql: str) -> None:
+    context, oracle = engines
+    result = context.sql(sql)
+    expected = oracle.sql(sql).to_arrow_table()
+    options = CompareOptions(ordered=result.ordered, sort_keys=result.sort_keys or None)
+    comparison = compare_results(result.table, expected, options, "gsql", "duckdb")
+    assert comparison.equal, comparison.report()
+
+
+DECIMAL_ARITHMETIC = [
+    "SELECT a * (1 - b) AS x, a * (1 - b) * (1 + c) AS y FROM prices",
+    "SELECT (a + b) - c AS x, a - (b - c) AS y, -a * b AS z FROM prices",
+    "SELECT a * b * c AS x, (a * b) * (a * b) AS y, 2 * a + q AS z FROM prices",
+    "SELECT a * (1 - b) + a * (1 - b) AS x, k FROM prices WHERE a * (1 - b) > 1",
+    "SELECT w + w AS y, w - 1 AS z, CAST(w AS DECIMAL(20, 2)) * w AS v FROM wide",
+    "SELECT big + big AS x, big + w AS y, big - 1 AS z, (big - w) + 0.5 AS v FROM wide",
+]
+
+
+@pytest.mark.parametrize("sql", DECIMAL_ARITHMETIC)
+def test_decimal_arithmetic_matches_duckdb(engines, sql: str) -> None:
+    assert_matches_duckdb(engines, sql)
+
+
+DECIMAL_AGGREGATES = [
+    "SELECT flag, sum(a) AS s, avg(a) AS m, count(a) AS n, sum(b) AS sb, avg(b) AS mb FROM prices GROUP BY flag",
+    "SELECT sum(a * (1 - b)) AS x, sum(a * (1 - b) * (1 + c)) AS y, avg(c) AS z FROM prices",
+    "SELECT flag, sum(x) AS s, avg(x) AS m FROM (SELECT flag, a * (1 - b) AS x FROM prices) GROUP BY flag",
+    "SELECT k, sum(a) AS s, avg(a) AS m, sum(q) AS sq, avg(q) AS mq FROM prices GROUP BY k",
+    "SELECT sum(a) AS s, avg(a) AS m FROM prices WHERE a IS NULL",
+    "SELECT g, sum(w) AS s, avg(w) AS m, sum(big) AS sb, avg(big) AS mb FROM wide GROUP BY g",
+    "SELECT flag, sum(DISTINCT a) AS s, avg(DISTINCT b) AS m, median(a) AS md FROM prices GROUP BY flag",
+    "SELECT sum(DISTINCT a) AS s, avg(DISTINCT a) AS m FROM prices",
+]
+
+
+@pytest.mark.parametrize("sql", DECIMAL_AGGREGATES)
+def test_decimal_aggregate_matches_duckdb(engines, sql: str) -> None:
+    assert_matches_duckdb(engines, sql)
+
+
+def test_sum_distinct_decimal_keeps_scale() -> None:
+    context = gsql.Context(engine="pandas")
+    row = context.sql("SELECT sum(DISTINCT x) AS s FROM (VALUES (1.5), (2.5), (2.5)) t(x)").rows()[0]
+
+    assert row == (D("4.0"),)
+
+
+def test_integer_sum_overflow_beside_median_raises() -> None:
+    context = gsql.Context(engine="pandas")
+    sql = "SELECT median(x) AS m, sum(x) AS s FROM (VALUES (9223372036854775807), (1)) t(x)"
+
+    with pytest.raises(ExecutionError, match="integer overflow: SUM"):
+        context.sql(sql)
+
+
+STRING_GROUPS = [
+    "SELECT s, count(*) AS n, sum(v) AS total FROM strings GROUP BY s",
+    "SELECT t, count(*) AS n FROM strings GROUP BY t",
+    "SELECT u, t, count(*) AS n, max(v) AS high FROM strings GROUP BY u, t",
+    "SELECT s, t, count(*) AS n, min(v) AS low FROM strings GROUP BY s, t",
+    "SELECT long, s, count(*) AS n FROM strings GROUP BY long, s",
+    "SELECT s, count(*) AS n FROM strings WHERE s IS NOT NULL AND s <> '' GROUP BY s",
+    "SELECT k, flag, count(*) AS n, sum(a) AS s FROM prices GROUP BY k, flag",
+    "SELECT t, count(*) AS n FROM strings WHERE v > 100 GROUP BY t",
+]
+
+
+@pytest.mark.parametrize("sql", STRING_GROUPS)
+def test_group_by_short_strings_matches_duckdb(engines, sql: str) -> None:
+    assert_matches_duckdb(engines, sql)
+
+
+@pytest.mark.parametrize("name", ["s", "t", "u"])
+@pytest.mark.parametrize("string_type", [pa.string(), pa.large_string()])
+def test_string_codes_round_trip(name: str, string_type: pa.DataType) -> None:
+    column = STRINGS.column(name).cast(string_type)
+    sliced = pa.chunked_array([chunk.slice(1) for chunk in column.chunks], string_type)
+    for strings in (column, sliced):
+        packed, packing = pack_short_string_keys(pa.table({name: strings}), [name])
+        codes = packed.column(name)
+        values = strings.to_pylist()
+        pairs = list(zip(values, codes.to_pylist()))
+
+        assert codes.type == pa.int64()
+        assert unpack_strings(codes, packing[name]).to_pylist() == values
+        assert all((a == b) == (code_a == code_b) for a, code_a in pairs for b, code_b in pairs)
+
+
+def test_long_strings_stay_unpacked() -> None:
+    table = STRINGS.select(["long"])
+    packed, packing = pack_short_string_keys(table, ["long"])
+
+    assert packing == {}
+    assert packed.equals(table)
+
+
+@pytest.mark.parametrize("string_type", [pa.string(), pa.large_string()])
+def test_short_string_keys_keep_type(string_type: pa.DataType) -> None:
+    keyed = pa.Table.from_batches(
+        STRINGS.select(["s", "v"]).cast(pa.schema([("s", string_type), ("v", pa.int64())])).to_batches()
+    )
+    node = plan.Aggregate(["s", "total"], keys=["s"], aggregates=[plan.AggregateCall("sum", "v")])
+    grouped = aggregate_table(keyed, node)
+    expected = duckdb.sql("SELECT s, sum(v) AS total FROM keyed GROUP BY s").to_arrow_table()
+
+    assert grouped.schema.field("s").type == string_type
+    assert sorted(grouped.to_pylist(), key=repr) == sorted(expected.to_pylist(), key=repr)
+
+
+CONJUNCTIONS = [
+    "SELECT k, a FROM prices WHERE q > 10 AND b < 0.08 AND a > 0 AND q < 40",
+    "SELECT k FROM prices WHERE b BETWEEN 0.02 AND 0.07 AND c IS NOT NULL AND q < 30 AND b > 0.02",
+    "SELECT count(*) AS n FROM prices WHERE a > 0 AND b > 0 AND c > 0",
+    "SELECT k, q FROM prices WHERE q > 0 AND TRUE AND q < 30",
+    "SELECT k, q FROM prices WHERE q > 0 AND q > 1 AND q > 2",
+    "SELECT k FROM prices WHERE q > 40 AND q < 40",
+    "SELECT k FROM prices WHERE b IS NULL AND a > 0",
+    "SELECT k, q FROM prices WHERE q <> 17 AND 100 // (q - 17) > 2 AND a IS NOT NULL",
+]
+
+
+@pytest.mark.parametrize("sql", CONJUNCTIONS)
+def test_conjunction_matches_duckdb(engines, sql: str) -> None:
+    assert_matches_duckdb(engines, sql)
+
+
+def test_conjunction_guards_later_conditions(engines) -> None:
+    context, _ = engines
+    sql = "SELECT q FROM prices WHERE a > 0 AND 100 // (q - 17) > 3"
+
+    with pytest.raises(ExecutionError, match="division by zero"):
+        context.sql(sql)
+    assert_matches_duckdb(engines, sql.replace("WHERE", "WHERE q <> 17 AND"))
