@@ -112,27 +112,79 @@ def _filter(backend: PandasBackend, node: plan.Filter, inputs: list[pd.DataFrame
         return _select_rows(frame, lambda column: column.filter(keep), keep)
     # AND of several conditions: each one runs only on the rows that passed the ones before,
     # as DuckDB evaluates a conjunction, so `x <> 0 AND 1 // x > 0` never divides by zero, and
-    # only the columns a condition reads are narrowed between conditions. The rows kept so far
-    # are a boolean mask: Arrow's filter is fast on chunked columns, where `take` is not.
-    passed: np.ndarray | None = None
+    # only the columns a condition reads are narrowed between conditions.
+    rows = _Narrowing(frame)
     for part in parts:
-        selection = None if passed is None else pa.array(passed, pa.bool_())
-        keep = _mask(_narrowed_evaluator(frame, selection, backend.dialect), part)
+        keep = _mask(Evaluator(rows.column, rows.count, backend.dialect), part)
         if isinstance(keep, bool):
             if not keep:
                 return frame.iloc[0:0]
             continue
-        kept = keep.to_numpy(zero_copy_only=False)
-        if passed is None:
-            passed = kept.copy()
-        else:
-            passed[np.flatnonzero(passed)[~kept]] = False
-        if not passed.any():
+        rows.keep(keep)
+        if rows.count == 0:
             return frame.iloc[0:0]
-    if passed is None:
+    if rows.count == len(frame):
         return frame
-    selection = pa.array(passed, pa.bool_())
-    return _select_rows(frame, lambda column: column.filter(selection), selection)
+    if frame.columns.size == 0:
+        return pd.DataFrame(index=pd.RangeIndex(rows.count))
+    return frame_from_table(pa.table({name: rows.column(name) for name in frame.columns}))
+
+
+class _Narrowing:
+    """The rows of a frame that passed the conditions of a conjunction so far.
+
+    Each condition gives a mask over the rows that passed the ones before. A column read again
+    later is narrowed by the newer masks only, which is cheaper than filtering it from the
+    frame again. A column read for the first time is filtered with `selection`.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.count = len(frame)
+        self._selection: pa.BooleanArray | None = None
+        # Row numbers of the passed rows, kept once a second condition narrowed the first.
+        self._positions: np.ndarray | None = None
+        self._masks: list[pa.BooleanArray] = []
+        self._narrowed: dict[str, tuple[int, pa.ChunkedArray]] = {}
+
+    @property
+    def selection(self) -> pa.BooleanArray | None:
+        """Return the mask of the passed rows among the frame's rows, or None for all rows."""
+        if self._selection is None and self._positions is not None:
+            flags = np.zeros(len(self.frame), dtype=bool)
+            flags[self._positions] = True
+            self._selection = pa.array(flags, pa.bool_())
+        return self._selection
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """Return the column over the rows that passed so far."""
+        if name in self._narrowed:
+            applied, column = self._narrowed[name]
+            for mask in self._masks[applied:]:
+                column = column.filter(mask)
+        else:
+            column = _chunked(self.frame, name)
+            if self._masks:
+                column = column.filter(self.selection)
+        self._narrowed[name] = (len(self._masks), column)
+        return column
+
+    def keep(self, mask: pa.ChunkedArray | pa.BooleanArray) -> None:
+        """Keep the rows where `mask`, a NULL-free mask over the rows passed so far, is true."""
+        if isinstance(mask, pa.ChunkedArray):
+            mask = mask.combine_chunks()
+        passed = mask.true_count
+        if passed == self.count:
+            return
+        if not self._masks:
+            self._selection = mask
+        else:
+            if self._positions is None:
+                self._positions = np.flatnonzero(self._selection.to_numpy(zero_copy_only=False))
+            self._positions = self._positions[mask.to_numpy(zero_copy_only=False)]
+            self._selection = None
+        self._masks.append(mask)
+        self.count = passed
 
 
 def _conjunction(predicate: exp.Expression) -> list[exp.Expression]:
@@ -153,20 +205,6 @@ def _mask(evaluator: Evaluator, predicate: exp.Expression) -> pa.ChunkedArray | 
         mask = cast_value(mask, pa.bool_())
     # SQL keeps a row only when the predicate is TRUE: NULL counts as not true.
     return pc.fill_null(mask, False)
-
-
-def _narrowed_evaluator(frame: pd.DataFrame, selection: pa.Array | None, dialect: str) -> Evaluator:
-    """Return an evaluator over the rows where `selection` is true (all rows when None)."""
-    if selection is None:
-        return _evaluator(frame, dialect)
-    narrowed: dict[str, pa.ChunkedArray] = {}
-
-    def column(name: str) -> pa.ChunkedArray:
-        if name not in narrowed:
-            narrowed[name] = _chunked(frame, name).filter(selection)
-        return narrowed[name]
-
-    return Evaluator(column, int(pc.sum(selection).as_py() or 0), dialect)
 
 
 def _select_rows(
