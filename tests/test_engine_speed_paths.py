@@ -13,6 +13,7 @@ import decimal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import gsql
@@ -217,3 +218,57 @@ def test_conjunction_guards_later_conditions(engines) -> None:
     with pytest.raises(ExecutionError, match="division by zero"):
         context.sql(sql)
     assert_matches_duckdb(engines, sql.replace("WHERE", "WHERE q <> 17 AND"))
+
+
+def _large_table(rows: int = 250_000) -> pa.Table:
+    numbers = pa.array(range(rows), pa.int64())
+    return pa.table(
+        {
+            "n": numbers,
+            "price": pc.cast(pc.cast(numbers, pa.decimal128(38, 2)), pa.decimal128(15, 2)),
+            "tag": pc.cast(pc.bit_wise_and(numbers, 7), pa.large_string()),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "where", ["n % 3 = 0", "n % 3 = 0 AND n > 1000 AND tag <> '3'", "n >= 0 AND n < 200000"]
+)
+def test_large_filter_matches_duckdb(where: str) -> None:
+    table = _large_table()
+    sql = f"SELECT tag, count(*) AS rows, sum(price) AS total, max(n) AS top FROM big WHERE {where} GROUP BY tag"
+    engines = (gsql.Context(engine="pandas"), duckdb.connect())
+    engines[0].register("big", table)
+    engines[1].register("big", table)
+
+    assert_matches_duckdb(engines, sql)
+
+
+_EVEN_ROWS = "SELECT count(*) AS rows, max(tag) AS tag FROM big WHERE n % 2 = 0"
+
+
+def _count_in_child(connection) -> None:
+    context = gsql.Context(engine="pandas")
+    context.register("big", _large_table())
+    connection.send(context.sql(_EVEN_ROWS).rows())
+
+
+def test_large_filter_runs_after_fork() -> None:
+    multiprocessing = pytest.importorskip("multiprocessing")
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("this platform cannot fork")
+    big = _large_table()
+    context = gsql.Context(engine="pandas")
+    context.register("big", big)
+    context.sql(_EVEN_ROWS).rows()  # filters several columns, on the thread pool
+    fork = multiprocessing.get_context("fork")
+    receiver, sender = fork.Pipe(duplex=False)
+    child = fork.Process(target=_count_in_child, args=(sender,))
+    child.start()
+    finished = receiver.poll(60)
+    child.join(5)
+    if child.is_alive():
+        child.kill()
+
+    assert finished, "the query in the forked process did not finish within 60 s"
+    assert receiver.recv() == duckdb.sql(_EVEN_ROWS).fetchall()
