@@ -506,6 +506,10 @@ def _coerce_arrays(left: pa.ChunkedArray, right: pa.ChunkedArray) -> tuple[pa.Ch
 
 def _correlated_mark(backend: PandasBackend, node: plan.MarkJoin, left: pa.Table, right: pa.Table) -> pa.ChunkedArray:
     """Mark left rows by joining on the correlation keys, then applying the residual predicate."""
+    if node.probe_left is None and node.residual is None and node.left_keys:
+        mark = _exists_mark(node, left, right)
+        if mark is not None:
+            return mark
     pairs = _matching_pairs(backend, node, left, right)
     count = len(left)
     matched_rows = pairs.column("__left_row")
@@ -525,6 +529,29 @@ def _correlated_mark(backend: PandasBackend, node: plan.MarkJoin, left: pa.Table
     has_unknown = pc.is_in(positions, value_set=_row_set(pc.filter(matched_rows, unknown)))
     mark = pc.if_else(has_match, True, pc.if_else(has_unknown, pa.scalar(None, pa.bool_()), False))
     return pa.chunked_array([mark])
+
+
+def _exists_mark(node: plan.MarkJoin, left: pa.Table, right: pa.Table) -> pa.ChunkedArray | None:
+    """Mark the left rows that have a right row with equal keys, or None for key types Arrow
+    cannot join.
+
+    A semi join finds each such row once, where an inner join would return every matching pair.
+    As in every join, a NULL key matches nothing.
+    """
+    keys = left.select([*dict.fromkeys(node.left_keys), "__left_row"])
+    others = right.select(list(dict.fromkeys(node.right_keys)))
+    if any(pa.types.is_null(field.type) for field in (*keys.schema, *others.schema)):
+        return None
+    flags = np.zeros(left.num_rows, dtype=bool)
+    if keys.num_rows and others.num_rows:
+        keys, others = _align_key_types(node, keys, others)
+        # Arrow builds its hash table on the right input, so the smaller table goes there.
+        if keys.num_rows >= others.num_rows:
+            matched = keys.join(others, keys=node.left_keys, right_keys=node.right_keys, join_type="left semi")
+        else:
+            matched = others.join(keys, keys=node.right_keys, right_keys=node.left_keys, join_type="right semi")
+        flags[matched.column("__left_row").to_numpy()] = True
+    return pa.chunked_array([pa.array(flags, pa.bool_())])
 
 
 def _row_set(rows: pa.ChunkedArray | pa.Array) -> pa.Array:
