@@ -272,3 +272,88 @@ def test_large_filter_runs_after_fork() -> None:
 
     assert finished, "the query in the forked process did not finish within 60 s"
     assert receiver.recv() == duckdb.sql(_EVEN_ROWS).fetchall()
+
+
+# Semi-join reduction of joined aggregates -------------------------------------------------------
+
+OUTER = pa.table(
+    {
+        "k": pa.array([1, 2, 2, 3, None, 7, 9], pa.int64()),
+        "j": pa.array([1, 1, 2, 2, 1, None, 1], pa.int64()),
+        "f": pa.array([5, 1, 6, 7, 9, 8, 6], pa.int64()),
+    }
+)
+INNER = pa.table(
+    {
+        "k": pa.array([1, 1, 2, 3, 3, 3, 4, 4, None, 7, 8], pa.int64()),
+        "j": pa.array([1, 2, 2, 2, 2, 1, 1, 1, 1, None, 1], pa.int64()),
+        "x": pa.array([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], pa.int64()),
+        "d": _decimals(["1.5", "2.5", "0.5", None, "1.0", "2.0", "3.0", "4.0", "5.0", "6.0", "7.0"], 10, 1),
+    }
+)
+
+SEMI_JOINS = [
+    # Correlated scalar subqueries, decorrelated into a LEFT join with an aggregate.
+    "SELECT o.k, (SELECT sum(i.x) FROM i WHERE i.k = o.k) AS s FROM o WHERE o.f > 5",
+    "SELECT o.k, o.j, (SELECT avg(i.d) FROM i WHERE i.k = o.k AND i.j = o.j) AS a FROM o WHERE o.f > 1",
+    "SELECT count(*) AS n FROM o WHERE o.f > 5 AND o.f > (SELECT count(*) FROM i WHERE i.k = o.k)",
+    "SELECT o.k, (SELECT i.x FROM i WHERE i.k = o.k AND i.j = 2) AS x FROM o WHERE o.f > 5 AND o.k <> 3",
+    # Joins with a grouped derived table, renamed, filtered by HAVING, or joined on one key of two.
+    "SELECT o.k, g.s FROM o JOIN (SELECT k AS key, sum(x) AS s FROM i GROUP BY k) g ON g.key = o.k WHERE o.f > 5",
+    "SELECT o.k, g.s FROM o JOIN (SELECT k, j, sum(x) AS s FROM i GROUP BY k, j) g ON g.k = o.k WHERE o.f > 6",
+    "SELECT o.k, g.n FROM (SELECT k, count(*) AS n FROM i GROUP BY k HAVING count(*) > 1) g JOIN o ON o.k = g.k WHERE o.f < 7",
+    "SELECT o.k, g.s FROM o LEFT JOIN (SELECT k, sum(d) AS s FROM i GROUP BY k) g ON g.k = o.k WHERE o.f > 5",
+    # The aggregate's rows are kept where the join cannot drop them.
+    "SELECT o.k, g.s FROM o RIGHT JOIN (SELECT k, sum(x) AS s FROM i GROUP BY k) g ON g.k = o.k WHERE o.f > 5 OR o.f IS NULL",
+    "SELECT o.k, g.k AS gk, g.s FROM (SELECT * FROM o WHERE f > 5) o FULL JOIN (SELECT k, sum(x) AS s FROM i GROUP BY k) g ON g.k = o.k",
+    (
+        "WITH g AS (SELECT k, sum(x) AS s FROM i GROUP BY k) SELECT o.k, g.s FROM o JOIN g ON g.k = o.k "
+        "WHERE o.f > 5 UNION ALL SELECT k, s FROM g"
+    ),
+    "SELECT o.k, g.s FROM o JOIN (SELECT k, sum(x) AS s FROM i GROUP BY k) g ON g.k = o.k + 0.0 WHERE o.f > 5",
+]
+
+
+@pytest.fixture(scope="module")
+def semi_engines() -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    context = gsql.Context(engine="pandas")
+    oracle = duckdb.connect()
+    for name, table in {"o": OUTER, "i": INNER}.items():
+        context.register(name, table)
+        oracle.register(name, table)
+    return context, oracle
+
+
+@pytest.mark.parametrize("sql", SEMI_JOINS)
+def test_joined_aggregate_matches_duckdb(semi_engines, sql: str) -> None:
+    assert_matches_duckdb(semi_engines, sql)
+
+
+def _mark_joins(context: gsql.Context, sql: str) -> int:
+    return context.explain(sql).count("MarkJoin _semi")
+
+
+def test_scalar_subquery_aggregate_is_reduced(semi_engines) -> None:
+    context, _ = semi_engines
+    sql = "SELECT o.k, (SELECT sum(i.x) FROM i WHERE i.k = o.k) AS s FROM o WHERE o.f > 5"
+
+    assert _mark_joins(context, sql) == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT o.k, (SELECT sum(i.x) FROM i WHERE i.k = o.k) AS s FROM o",
+        "SELECT o.k, g.k AS gk FROM (SELECT * FROM o WHERE f > 5) o FULL JOIN (SELECT k FROM i GROUP BY k) g ON g.k = o.k",
+        (
+            "WITH g AS (SELECT k, sum(x) AS s FROM i GROUP BY k) SELECT o.k, g.s FROM o JOIN g ON g.k = o.k "
+            "WHERE o.f > 5 UNION ALL SELECT k, s FROM g"
+        ),
+        "SELECT o.k, (SELECT i.x FROM i WHERE i.k = o.k AND i.j = 2) AS x FROM o WHERE o.f > 5",
+    ],
+    ids=["unfiltered other side", "full join", "aggregate read twice", "input from other side"],
+)
+def test_aggregate_is_not_reduced(semi_engines, sql: str) -> None:
+    context, _ = semi_engines
+
+    assert _mark_joins(context, sql) == 0
