@@ -211,6 +211,30 @@ def test_conjunction_matches_duckdb(engines, sql: str) -> None:
     assert_matches_duckdb(engines, sql)
 
 
+RANGES = [
+    "SELECT k, q FROM prices WHERE q >= 8 AND q < 36 AND a > 0",
+    "SELECT k, q FROM prices WHERE q > 0 AND q <= 28 AND q <> 24 AND b BETWEEN 0.02 AND 0.08 AND b <> 0.05",
+    "SELECT k FROM prices WHERE a IS NOT NULL AND a > 1 AND a < 8",
+    "SELECT k FROM prices WHERE q > 100 AND q < 200",
+    "SELECT s FROM strings WHERE s <> 'xy' AND s >= 'seven77' AND s < 'x'",
+    "SELECT k FROM prices WHERE k <> 'héé' AND k <> '' AND CAST(q AS VARCHAR) <> '17'",
+]
+
+
+@pytest.mark.parametrize("sql", RANGES)
+def test_range_conjunction_matches_duckdb(engines, sql: str) -> None:
+    assert_matches_duckdb(engines, sql)
+
+
+def test_range_conjunction_keeps_guard() -> None:
+    texts = pa.table({"s": pa.array(["1", "2", "abc", "5", None]), "n": pa.array([1, 2, 3, 4, 5])})
+    context = gsql.Context(engine="pandas")
+    context.register("texts", texts)
+    sql = "SELECT s FROM texts WHERE s <> 'abc' AND CAST(s AS INT) > 1"
+
+    assert context.sql(sql).rows() == duckdb.sql(sql).fetchall()
+
+
 def test_conjunction_guards_later_conditions(engines) -> None:
     context, _ = engines
     sql = "SELECT q FROM prices WHERE a > 0 AND 100 // (q - 17) > 3"

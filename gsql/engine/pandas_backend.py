@@ -11,7 +11,7 @@ SQL's set operations require.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -27,7 +27,7 @@ from gsql.engine.backend import Backend
 from gsql.engine.decimals import known_units
 from gsql.engine.sorting import sort_indices, top_indices
 from gsql.engine.window import compute_window, output_order
-from gsql.errors import ExecutionError
+from gsql.errors import ExecutionError, GsqlError
 from gsql.sql import plan
 from gsql.types import normalize_arrow_type
 
@@ -125,20 +125,86 @@ def _filter(backend: PandasBackend, node: plan.Filter, inputs: list[pd.DataFrame
     # as DuckDB evaluates a conjunction, so `x <> 0 AND 1 // x > 0` never divides by zero, and
     # only the columns a condition reads are narrowed between conditions.
     rows = _Narrowing(frame)
-    for part in parts:
-        keep = _mask(Evaluator(rows.column, rows.count, backend.dialect), part)
-        if isinstance(keep, bool):
-            if not keep:
+    for step in _steps(parts):
+        for keep in _step_masks(step, rows, backend.dialect):
+            if isinstance(keep, bool):
+                if not keep:
+                    return frame.iloc[0:0]
+                continue
+            rows.keep(keep)
+            if rows.count == 0:
                 return frame.iloc[0:0]
-            continue
-        rows.keep(keep)
-        if rows.count == 0:
-            return frame.iloc[0:0]
     if rows.count == len(frame):
         return frame
     if frame.columns.size == 0:
         return pd.DataFrame(index=pd.RangeIndex(rows.count))
     return frame_from_table(pa.table(rows.columns(list(frame.columns))))
+
+
+# Expression classes of a comparison that reads columns and constants only.
+_COMPARISON_PARTS = (
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Is, exp.Not,
+    exp.Column, exp.Identifier, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Neg,
+    exp.Cast, exp.DataType, exp.DataTypeParam,
+)
+
+
+def _steps(parts: list[exp.Expression]) -> list[list[exp.Expression]]:
+    """Group consecutive comparisons that read the same columns, such as both ends of a range."""
+    steps: list[list[exp.Expression]] = []
+    for part in parts:
+        previous = steps[-1][0] if steps else None
+        if previous is not None and _is_comparison(part) and _is_comparison(previous):
+            read = _columns_read(part)
+            if read and read == _columns_read(previous):
+                steps[-1].append(part)
+                continue
+        steps.append([part])
+    return steps
+
+
+def _is_comparison(expression: exp.Expression) -> bool:
+    return all(isinstance(node, _COMPARISON_PARTS) for node in expression.walk())
+
+
+def _columns_read(expression: exp.Expression) -> set[str]:
+    return {column.name for column in expression.find_all(exp.Column)}
+
+
+def _step_masks(step: list[exp.Expression], rows: _Narrowing, dialect: str) -> Iterator[pa.ChunkedArray | bool]:
+    """Yield the masks of a step's conditions, each computed when the loop asks for it."""
+    combined = _combined_mask(step, rows, dialect)
+    if combined is not None:
+        yield combined
+        return
+    for part in step:
+        # Computed after the caller kept the rows of the previous mask, so only on those.
+        yield _mask(Evaluator(rows.column, rows.count, dialect), part)
+
+
+def _combined_mask(
+    step: list[exp.Expression], rows: _Narrowing, dialect: str
+) -> pa.ChunkedArray | bool | None:
+    """AND the masks of a step's comparisons, all computed on the same rows.
+
+    Narrowing a column between two comparisons of it costs more than comparing all its rows
+    twice. Returns None for a single condition, or when a comparison fails on rows that an
+    earlier one would have dropped: the conditions then run one after another.
+    """
+    if len(step) == 1:
+        return None
+    evaluator = Evaluator(rows.column, rows.count, dialect)
+    combined: pa.ChunkedArray | bool = True
+    try:
+        for part in step:
+            keep = _mask(evaluator, part)
+            if keep is False:
+                return False
+            if keep is not True:
+                combined = keep if combined is True else pc.and_(combined, keep)
+    except (GsqlError, pa.ArrowException):
+        return None
+    return combined
 
 
 class _Narrowing:
