@@ -598,11 +598,11 @@ def _correlated_mark(backend: PandasBackend, node: plan.MarkJoin, left: pa.Table
 
 
 def _exists_mark(node: plan.MarkJoin, left: pa.Table, right: pa.Table) -> pa.ChunkedArray | None:
-    """Mark the left rows that have a right row with equal keys, or None for key types Arrow
-    cannot join.
+    """Mark the left rows that have a right row with equal keys, using an Arrow semi join.
 
     A semi join finds each such row once, where an inner join would return every matching pair.
-    As in every join, a NULL key matches nothing.
+    As in every join, a NULL key matches nothing. Returns None when a key column has the null
+    type, which Arrow's joins reject.
     """
     keys = left.select([*dict.fromkeys(node.left_keys), "__left_row"])
     others = right.select(list(dict.fromkeys(node.right_keys)))
