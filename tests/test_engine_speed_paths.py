@@ -381,3 +381,48 @@ def test_aggregate_is_not_reduced(semi_engines, sql: str) -> None:
     context, _ = semi_engines
 
     assert _mark_joins(context, sql) == 0
+
+
+# Hash joins that take the build side's columns by row number -------------------------------------
+
+SMALL = pa.table(
+    {
+        "k": pa.array([1, 2, 2, None, 5], pa.int64()),
+        "name": pa.array(["one", "two", "zwei", "none", None], pa.large_string()),
+        "price": _decimals(["1.10", "2.20", None, "4.40", "5.50"], 12, 2),
+        "nothing": pa.nulls(5, pa.null()),
+    }
+)
+LARGE = pa.table(
+    {
+        "k": pa.array([i % 7 if i % 5 else None for i in range(40)], pa.int64()),
+        "n": pa.array(range(40), pa.int64()),
+        "label": pa.array([f"row{i}" if i % 3 else None for i in range(40)], pa.large_string()),
+    }
+)
+
+BUILD_SIDE_JOINS = [
+    "SELECT l.n, l.label, s.name, s.price FROM large l JOIN small s ON l.k = s.k",
+    "SELECT l.n, s.name, s.price FROM large l LEFT JOIN small s ON l.k = s.k",
+    "SELECT l.n, s.k, s.name FROM large l RIGHT JOIN small s ON l.k = s.k",
+    "SELECT l.n, l.k, s.k AS sk, s.name, s.price FROM large l FULL JOIN small s ON l.k = s.k",
+    "SELECT s.name, l.label, l.n FROM small s LEFT JOIN large l ON l.k = s.k",
+    "SELECT s.name, l.label FROM small s FULL JOIN large l ON l.k = s.k AND l.n > 10",
+    "SELECT l.n, s.name, s.nothing FROM large l LEFT JOIN small s ON l.k = s.k",
+    "SELECT a.k, a.name, b.name AS other FROM small a JOIN small b ON a.k = b.k AND a.price = b.price",
+]
+
+
+@pytest.fixture(scope="module")
+def join_engines() -> tuple[gsql.Context, duckdb.DuckDBPyConnection]:
+    context = gsql.Context(engine="pandas")
+    oracle = duckdb.connect()
+    for name, table in {"small": SMALL, "large": LARGE}.items():
+        context.register(name, table)
+        oracle.register(name, table)
+    return context, oracle
+
+
+@pytest.mark.parametrize("sql", BUILD_SIDE_JOINS)
+def test_build_side_join_matches_duckdb(join_engines, sql: str) -> None:
+    assert_matches_duckdb(join_engines, sql)

