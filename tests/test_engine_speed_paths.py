@@ -218,6 +218,8 @@ RANGES = [
     "SELECT k FROM prices WHERE q > 100 AND q < 200",
     "SELECT s FROM strings WHERE s <> 'xy' AND s >= 'seven77' AND s < 'x'",
     "SELECT k FROM prices WHERE k <> 'héé' AND k <> '' AND CAST(q AS VARCHAR) <> '17'",
+    "SELECT k, q FROM prices WHERE k IN ('A', 'B', NULL) AND flag <> 'F' AND q > 10 AND a > 1.00 AND b < c",
+    "SELECT k FROM prices WHERE NOT k IN ('A', '') AND q < 40 AND q > 5",
 ]
 
 
@@ -233,6 +235,18 @@ def test_range_conjunction_keeps_guard() -> None:
     sql = "SELECT s FROM texts WHERE s <> 'abc' AND CAST(s AS INT) > 1"
 
     assert context.sql(sql).rows() == duckdb.sql(sql).fetchall()
+
+
+def test_reordered_conjunction_keeps_guard() -> None:
+    # The TINYINT cast reads an integer column, so it would run before the string guard, and
+    # it fails for 300 and 1000.
+    texts = pa.table({"s": pa.array(["small", "big", "small", "huge"]), "n": pa.array([5, 300, -7, 1000])})
+    context = gsql.Context(engine="pandas")
+    context.register("texts", texts)
+    sql = "SELECT n FROM texts WHERE s = 'small' AND CAST(n AS TINYINT) > 0"
+    guarded = "SELECT n FROM texts WHERE s = 'small' AND CASE WHEN s = 'small' THEN CAST(n AS TINYINT) END > 0"
+
+    assert context.sql(sql).rows() == duckdb.sql(guarded).fetchall()
 
 
 def test_conjunction_guards_later_conditions(engines) -> None:
