@@ -10,63 +10,30 @@ SQL's set operations require.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlglot import exp
 
 from gsql.engine.arrow_kernels import Evaluator, Value, cast_value, common_type, compare_floats
 import gsql.engine.arrow_functions  # noqa: F401  (registers the function kernels)
 from gsql.engine.aggregate import aggregate_table
 from gsql.engine.backend import Backend
+from gsql.engine.conjunction import passing_rows, predicate_mask, split_conjunction
 from gsql.engine.decimals import known_units
+from gsql.engine.frames import column_of, frame_from_table, map_columns, table_from_frame
 from gsql.engine.sorting import sort_indices, top_indices
 from gsql.engine.window import compute_window, output_order
-from gsql.errors import ExecutionError, GsqlError
+from gsql.errors import ExecutionError
 from gsql.sql import plan
 from gsql.types import normalize_arrow_type
 
 __all__ = ["PandasBackend", "frame_from_table", "table_from_frame"]
 
-def frame_from_table(table: pa.Table) -> pd.DataFrame:
-    """Wrap an Arrow table as a DataFrame of `pd.ArrowDtype` columns without copying."""
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=False)
-    if frame.columns.size == 0:
-        frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
-    return frame
-
-
-def table_from_frame(frame: pd.DataFrame) -> pa.Table:
-    """Return the Arrow table of a frame; Arrow-backed columns are not copied."""
-    if frame.columns.size == 0:
-        return pa.table({"__rows": pa.nulls(len(frame), pa.null())}).drop_columns(["__rows"])
-    arrays = []
-    names = []
-    for name, series in frame.items():
-        if not isinstance(series.array, pd.arrays.ArrowExtensionArray):
-            return pa.Table.from_pandas(frame, preserve_index=False)
-        arrays.append(series.array.__arrow_array__())
-        names.append(str(name))
-    # Taking the Arrow arrays directly skips the thread pool that `Table.from_pandas` starts,
-    # which took about 2 ms a call in a profile of TPC-H q07, more than the conversion itself.
-    return pa.Table.from_arrays(arrays, names=names)
-
-
-def _chunked(frame: pd.DataFrame, name: str) -> pa.ChunkedArray:
-    array = frame[name].array
-    if hasattr(array, "__arrow_array__"):
-        result = array.__arrow_array__()
-        return result if isinstance(result, pa.ChunkedArray) else pa.chunked_array([result])
-    return pa.chunked_array([pa.array(frame[name])])
-
-
 def _evaluator(frame: pd.DataFrame, dialect: str) -> Evaluator:
-    return Evaluator(lambda name: _chunked(frame, name), len(frame), dialect)
+    return Evaluator(lambda name: column_of(frame, name), len(frame), dialect)
 
 
 def _series(value: Value, evaluator: Evaluator, index: pd.Index) -> pd.Series:
@@ -112,26 +79,16 @@ def _values(backend: PandasBackend, node: plan.Values, inputs: list[pd.DataFrame
 
 def _filter(backend: PandasBackend, node: plan.Filter, inputs: list[pd.DataFrame]) -> pd.DataFrame:
     frame = inputs[0]
-    parts = _conjunction(node.predicate)
+    parts = split_conjunction(node.predicate)
     if len(parts) == 1:
-        keep = _mask(_evaluator(frame, backend.dialect), parts[0])
+        keep = predicate_mask(_evaluator(frame, backend.dialect), parts[0])
         if isinstance(keep, bool):
             return frame if keep else frame.iloc[0:0]
         # Arrow's filter is several times faster than pandas' boolean indexing on Arrow-backed
         # columns, and filtering column by column is much faster than `Table.filter` when the
         # columns are chunked differently from the mask (0.1 s against 1.4 s on 6M rows).
         return _select_rows(frame, lambda column: column.filter(keep), keep)
-    # AND of several conditions: each one runs only on the rows that passed the ones before,
-    # as DuckDB evaluates a conjunction, so `x <> 0 AND 1 // x > 0` never divides by zero, and
-    # only the columns a condition reads are narrowed between conditions.
-    ordered = _cheap_first(parts, frame)
-    try:
-        rows = _passing_rows(frame, ordered, backend.dialect)
-    except (GsqlError, pa.ArrowException):
-        if all(moved is written for moved, written in zip(ordered, parts)):
-            raise
-        # A reordered condition failed on rows that a condition written before it drops.
-        rows = _passing_rows(frame, parts, backend.dialect)
+    rows = passing_rows(frame, parts, backend.dialect)
     if rows is None:
         return frame.iloc[0:0]
     if rows.count == len(frame):
@@ -139,215 +96,6 @@ def _filter(backend: PandasBackend, node: plan.Filter, inputs: list[pd.DataFrame
     if frame.columns.size == 0:
         return pd.DataFrame(index=pd.RangeIndex(rows.count))
     return frame_from_table(pa.table(rows.columns(list(frame.columns))))
-
-
-def _passing_rows(frame: pd.DataFrame, parts: list[exp.Expression], dialect: str) -> _Narrowing | None:
-    """Run the conditions in order, each on the rows that passed the ones before; None if none pass."""
-    rows = _Narrowing(frame)
-    for step in _steps(parts):
-        for keep in _step_masks(step, rows, dialect):
-            if isinstance(keep, bool):
-                if not keep:
-                    return None
-                continue
-            rows.keep(keep)
-            if rows.count == 0:
-                return None
-    return rows
-
-
-def _cheap_first(parts: list[exp.Expression], frame: pd.DataFrame) -> list[exp.Expression]:
-    """Order comparisons of fixed-width columns before those of decimals, and those before the rest.
-
-    A string comparison on 6 million rows costs several times a date comparison, so running
-    the cheap conditions first leaves fewer rows for the others, as DuckDB's filter ordering
-    does. Only conditions that compare columns with constants move, because their result does
-    not depend on the order. The caller runs the conditions in their written order again if the
-    new order raises an error.
-    """
-    if not all(_is_comparison(part) or _is_constant_list(part) for part in parts):
-        return parts
-
-    def cost(part: exp.Expression) -> tuple[int, int]:
-        columns = _columns_read(part)
-        # A comparison of two columns is assumed to keep more rows than one with a constant.
-        return max((_cost_class(frame, name) for name in columns), default=0), len(columns)
-
-    return sorted(parts, key=cost)
-
-
-def _is_constant_list(expression: exp.Expression) -> bool:
-    """Return whether the expression is `column [NOT] IN (constant, ...)`."""
-    if isinstance(expression, exp.Not):
-        expression = expression.this
-    if not isinstance(expression, exp.In) or set(expression.args) - {"this", "expressions"}:
-        return False
-    return isinstance(expression.this, exp.Column) and all(
-        isinstance(item, (exp.Literal, exp.Null)) for item in expression.expressions
-    )
-
-
-def _cost_class(frame: pd.DataFrame, name: str) -> int:
-    """Rank a column by the cost of comparing it: 0 fixed-width, 1 decimal, 2 anything else."""
-    if name not in frame.columns:
-        return 2
-    dtype = frame[name].dtype
-    if not isinstance(dtype, pd.ArrowDtype):
-        return 2
-    value_type = dtype.pyarrow_dtype
-    if pa.types.is_decimal(value_type):
-        return 1
-    fixed = (pa.types.is_integer, pa.types.is_floating, pa.types.is_temporal, pa.types.is_boolean)
-    return 0 if any(check(value_type) for check in fixed) else 2
-
-
-# Expression classes of a comparison that reads columns and constants only.
-_COMPARISON_PARTS = (
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Is, exp.Not,
-    exp.Column, exp.Identifier, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Neg,
-    exp.Cast, exp.DataType, exp.DataTypeParam,
-)
-
-
-def _steps(parts: list[exp.Expression]) -> list[list[exp.Expression]]:
-    """Group consecutive comparisons that read the same columns, such as both ends of a range."""
-    steps: list[list[exp.Expression]] = []
-    for part in parts:
-        previous = steps[-1][0] if steps else None
-        if previous is not None and _is_comparison(part) and _is_comparison(previous):
-            read = _columns_read(part)
-            if read and read == _columns_read(previous):
-                steps[-1].append(part)
-                continue
-        steps.append([part])
-    return steps
-
-
-def _is_comparison(expression: exp.Expression) -> bool:
-    return all(isinstance(node, _COMPARISON_PARTS) for node in expression.walk())
-
-
-def _columns_read(expression: exp.Expression) -> set[str]:
-    return {column.name for column in expression.find_all(exp.Column)}
-
-
-def _step_masks(step: list[exp.Expression], rows: _Narrowing, dialect: str) -> Iterator[pa.ChunkedArray | bool]:
-    """Yield the masks of a step's conditions, each computed when the loop asks for it."""
-    combined = _combined_mask(step, rows, dialect)
-    if combined is not None:
-        yield combined
-        return
-    for part in step:
-        # Computed after the caller kept the rows of the previous mask, so only on those.
-        yield _mask(Evaluator(rows.column, rows.count, dialect), part)
-
-
-def _combined_mask(
-    step: list[exp.Expression], rows: _Narrowing, dialect: str
-) -> pa.ChunkedArray | bool | None:
-    """AND the masks of a step's comparisons, all computed on the same rows.
-
-    Narrowing a column between two comparisons of it costs more than comparing all its rows
-    twice. Returns None for a single condition, or when a comparison fails on rows that an
-    earlier one would have dropped: the conditions then run one after another.
-    """
-    if len(step) == 1:
-        return None
-    evaluator = Evaluator(rows.column, rows.count, dialect)
-    combined: pa.ChunkedArray | bool = True
-    try:
-        for part in step:
-            keep = _mask(evaluator, part)
-            if keep is False:
-                return False
-            if keep is not True:
-                combined = keep if combined is True else pc.and_(combined, keep)
-    except (GsqlError, pa.ArrowException):
-        return None
-    return combined
-
-
-class _Narrowing:
-    """The rows of a frame that passed the conditions of a conjunction so far.
-
-    Each condition gives a mask over the rows that passed the ones before. A column read again
-    later is narrowed by the newer masks only, which is cheaper than filtering it from the
-    frame again. A column read for the first time is filtered with `selection`.
-    """
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        self.count = len(frame)
-        self._selection: pa.BooleanArray | None = None
-        # Row numbers of the passed rows, kept once a second condition narrowed the first.
-        self._positions: np.ndarray | None = None
-        self._masks: list[pa.BooleanArray] = []
-        self._narrowed: dict[str, tuple[int, pa.ChunkedArray]] = {}
-
-    @property
-    def selection(self) -> pa.BooleanArray | None:
-        """Return the mask of the passed rows among the frame's rows, or None for all rows."""
-        if self._selection is None and self._positions is not None:
-            flags = np.zeros(len(self.frame), dtype=bool)
-            flags[self._positions] = True
-            self._selection = pa.array(flags, pa.bool_())
-        return self._selection
-
-    def column(self, name: str) -> pa.ChunkedArray:
-        """Return the column over the rows that passed so far."""
-        if name in self._narrowed:
-            applied, column = self._narrowed[name]
-            for mask in self._masks[applied:]:
-                column = column.filter(mask)
-        else:
-            column = _chunked(self.frame, name)
-            if self._masks:
-                column = column.filter(self.selection)
-        self._narrowed[name] = (len(self._masks), column)
-        return column
-
-    def columns(self, names: list[str]) -> dict[str, pa.ChunkedArray]:
-        """Return the named columns over the rows that passed, narrowed on several threads."""
-        if self._masks and self._selection is None:
-            self._selection = self.selection  # built here once rather than by each thread
-        return _map_columns(self.column, names, len(self.frame))
-
-    def keep(self, mask: pa.ChunkedArray | pa.BooleanArray) -> None:
-        """Keep the rows where `mask`, a NULL-free mask over the rows passed so far, is true."""
-        if isinstance(mask, pa.ChunkedArray):
-            mask = mask.combine_chunks()
-        passed = mask.true_count
-        if passed == self.count:
-            return
-        if not self._masks:
-            self._selection = mask
-        else:
-            if self._positions is None:
-                self._positions = np.flatnonzero(self._selection.to_numpy(zero_copy_only=False))
-            self._positions = self._positions[mask.to_numpy(zero_copy_only=False)]
-            self._selection = None
-        self._masks.append(mask)
-        self.count = passed
-
-
-def _conjunction(predicate: exp.Expression) -> list[exp.Expression]:
-    """Split a predicate at its top-level ANDs, in order."""
-    while isinstance(predicate, exp.Paren):
-        predicate = predicate.this
-    if isinstance(predicate, exp.And):
-        return _conjunction(predicate.this) + _conjunction(predicate.expression)
-    return [predicate]
-
-
-def _mask(evaluator: Evaluator, predicate: exp.Expression) -> pa.ChunkedArray | bool:
-    """Evaluate a predicate to a mask with NULL as false, or to a bool when it is constant."""
-    mask = evaluator.evaluate(predicate)
-    if isinstance(mask, pa.Scalar):
-        return bool(mask.as_py()) if mask.is_valid else False
-    if not pa.types.is_boolean(mask.type):
-        mask = cast_value(mask, pa.bool_())
-    # SQL keeps a row only when the predicate is TRUE: NULL counts as not true.
-    return pc.fill_null(mask, False)
 
 
 def _select_rows(
@@ -359,32 +107,8 @@ def _select_rows(
         length = int(pc.sum(keep.cast(pa.int64())).as_py() or 0)
         return pd.DataFrame(index=pd.RangeIndex(length))
     table = table_from_frame(frame)
-    columns = _map_columns(lambda name: select(table.column(name)), table.column_names, len(frame))
+    columns = map_columns(lambda name: select(table.column(name)), table.column_names, len(frame))
     return frame_from_table(pa.table(columns))
-
-
-# Frames with at least this many rows filter their columns on several threads.
-_PARALLEL_ROWS = 100_000
-# The thread pool, with the id of the process that started it. A process forked from that one
-# has none of the pool's threads, so it starts its own pool.
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _map_columns(
-    compute: Callable[[str], pa.ChunkedArray], names: list[str], rows: int
-) -> dict[str, pa.ChunkedArray]:
-    """Compute one array per column name, on several threads when the frame is large.
-
-    Arrow's filter runs on one thread and releases the GIL, so filtering the columns of a frame
-    at once keeps every core busy, as DuckDB does.
-    """
-    global _POOL
-    if rows < _PARALLEL_ROWS or len(names) < 2:
-        return {name: compute(name) for name in names}
-    if _POOL is None or _POOL[0] != os.getpid():
-        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="gsql-columns")
-        _POOL = (os.getpid(), pool)
-    return dict(zip(names, _POOL[1].map(compute, names)))
 
 
 def _project(backend: PandasBackend, node: plan.Project, inputs: list[pd.DataFrame]) -> pd.DataFrame:
@@ -412,7 +136,7 @@ def _known_units(frame: pd.DataFrame, node: plan.Aggregate) -> dict[str, pa.Chun
     for call in node.aggregates:
         if call.argument is None or call.argument in units or call.argument not in frame.columns:
             continue
-        found = known_units(_chunked(frame, call.argument))
+        found = known_units(column_of(frame, call.argument))
         if found is not None:
             units[call.argument] = found
     return units
@@ -520,7 +244,7 @@ def _join_build_rows(probe: pa.Table, build: pa.Table, probe_keys: list[str], bu
     )
     # A probe row without a match has a NULL row number, and `take` gives it NULLs.
     positions = joined.column(_BUILD_ROW)
-    taken = _map_columns(lambda name: build.column(name).take(positions), build.column_names, joined.num_rows)
+    taken = map_columns(lambda name: build.column(name).take(positions), build.column_names, joined.num_rows)
     return pa.table({**{name: joined.column(name) for name in probe.column_names}, **taken})
 
 
