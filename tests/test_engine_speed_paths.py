@@ -140,6 +140,39 @@ def test_integer_sum_overflow_beside_median_raises() -> None:
         context.sql(sql)
 
 
+_HUGE = "CAST('9' || repeat('9', 37) AS DECIMAL(38, 0))"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"SELECT sum(x) AS s FROM (VALUES ({_HUGE}), ({_HUGE})) t(x)",
+        f"SELECT k, avg(x) AS a FROM (VALUES (1, {_HUGE}), (2, {_HUGE}), (2, {_HUGE})) t(k, x) GROUP BY k",
+        f"SELECT median(x) AS m, sum(x) AS s FROM (VALUES ({_HUGE}), ({_HUGE})) t(x)",
+    ],
+)
+def test_decimal_sum_overflow_raises(sql: str) -> None:
+    context = gsql.Context(engine="pandas")
+
+    with pytest.raises(ExecutionError, match="decimal overflow"):
+        context.sql(sql)
+    with pytest.raises(duckdb.OutOfRangeException):
+        duckdb.sql(sql).fetchall()
+
+
+def test_decimal_sum_near_limit_matches_duckdb() -> None:
+    # The largest value times the row count passes 10**38, but no group's sum does.
+    sql = (
+        f"SELECT k, sum(x) AS s, avg(x) AS a FROM (VALUES (1, {_HUGE}), (2, {_HUGE}), (2, -{_HUGE}), "
+        "(2, 5), (3, NULL)) t(k, x) GROUP BY k"
+    )
+    context = gsql.Context(engine="pandas")
+    expected = duckdb.sql(sql).to_arrow_table()
+    comparison = compare_results(context.sql(sql).table, expected, CompareOptions(), "gsql", "duckdb")
+
+    assert comparison.equal, comparison.report()
+
+
 STRING_GROUPS = [
     "SELECT s, count(*) AS n, sum(v) AS total FROM strings GROUP BY s",
     "SELECT t, count(*) AS n FROM strings GROUP BY t",

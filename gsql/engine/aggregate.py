@@ -8,6 +8,7 @@ of DISTINCT values) are computed per group id with NumPy.
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from gsql.sql import plan
 __all__ = ["aggregate_table"]
 
 _INT64_LIMIT = 2.0**63
+# A DECIMAL(38, s) holds integers of 10**-s units below this magnitude.
+_DECIMAL_LIMIT = 10**38
 
 # Arrow hash aggregate for each plan function that Arrow computes exactly.
 _ARROW_FUNCTIONS = {
@@ -124,7 +127,7 @@ def _aggregate_native(table: pa.Table, node: plan.Aggregate, arguments: _Argumen
     native = _native_requests(arguments, node.keys, list(enumerate(node.aggregates)))
     work, packed = pack_short_string_keys(native.work, node.keys)
     grouped = work.group_by(node.keys, use_threads=True).aggregate(native.requests)
-    _check_integer_sums(native.integer_sums, native.work, node.keys)
+    native.check_sums(node.keys)
     columns = {key: grouped.column(key) for key in node.keys}
     for key, packing in packed.items():
         columns[key] = unpack_strings(grouped.column(key), packing)
@@ -145,13 +148,15 @@ class _NativeRequests:
 
     `work` has the group keys and one column per distinct converted argument, so SUM(x) and
     AVG(x) of a decimal `x` share one int64 column and one sum. `integer_sums` pairs each
-    SUM over plain integers with its column, for the BIGINT overflow check.
+    SUM over plain integers with its column, for the BIGINT overflow check, and
+    `decimal_sums` each SUM or AVG summed as DECIMAL(38, s), for the DECIMAL overflow check.
     """
 
     work: pa.Table
     requests: list[tuple[Any, ...]] = field(default_factory=list)
     finishers: list[Finisher] = field(default_factory=list)
     integer_sums: list[tuple[plan.AggregateCall, str]] = field(default_factory=list)
+    decimal_sums: list[tuple[plan.AggregateCall, str]] = field(default_factory=list)
     _outputs: set[str] = field(default_factory=set)
 
     def add(self, request: tuple[Any, ...], output: str) -> None:
@@ -159,6 +164,11 @@ class _NativeRequests:
         if output not in self._outputs:
             self._outputs.add(output)
             self.requests.append(request)
+
+    def check_sums(self, keys: list[str]) -> None:
+        """Raise when a SUM left the range of its type, which Arrow would wrap around silently."""
+        _check_integer_sums(self.integer_sums, self.work, keys)
+        _check_decimal_sums(self.decimal_sums, self.work, keys)
 
 
 def _native_requests(
@@ -180,6 +190,8 @@ def _native_requests(
         else:
             columns[call.argument, representation] = column
             native.work = native.work.append_column(column, argument)
+        if representation == "decimal":
+            native.decimal_sums.append((call, column))
         if representation in ("units", "decimal") and call.function == "avg":
             scale = arguments.column(call.argument).type.scale
             _request_decimal_average(native, column, argument, scale if representation == "units" else None)
@@ -338,6 +350,56 @@ def _check_integer_sums(sums: list[tuple[plan.AggregateCall, str]], work: pa.Tab
             )
 
 
+def _check_decimal_sums(sums: list[tuple[plan.AggregateCall, str]], work: pa.Table, keys: list[str]) -> None:
+    """Raise when a sum of DECIMAL(38, s) values needs more than 38 digits.
+
+    Arrow adds decimal128 values without an overflow check, so such a sum wraps around, where
+    DuckDB raises. Only when the largest value times the row count reaches 10**38 are the
+    groups summed exactly to decide.
+    """
+    for call, column in sums:
+        values = work.column(column)
+        extremes = pc.min_max(values)
+        if extremes["min"].as_py() is None:
+            continue
+        with decimal.localcontext() as context:
+            context.prec = 100
+            largest = max(abs(extremes["min"].as_py()), abs(extremes["max"].as_py()))
+            largest_units = int(largest.scaleb(values.type.scale))
+        if largest_units * max(work.num_rows, 1) < _DECIMAL_LIMIT:
+            continue  # no group can need more than 38 digits
+        if any(abs(total) >= _DECIMAL_LIMIT for total in _exact_decimal_sums(values, work.select(keys), keys)):
+            raise ExecutionError(
+                f"decimal overflow: the sum in {call.function.upper()}({call.argument}) needs more "
+                "than 38 digits; CAST the argument to DOUBLE"
+            )
+
+
+def _exact_decimal_sums(values: pa.ChunkedArray, key_table: pa.Table, keys: list[str]) -> list[int]:
+    """Return each group's exact sum of decimal128 values, in units of 10**-scale.
+
+    Each 128-bit value is a signed high word times 2**64 plus an unsigned low word, and the
+    sums of the two words separately stay far inside DECIMAL(38, 0).
+    """
+    highs, lows = [], []
+    for chunk in values.chunks:
+        words = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=2 * len(chunk), offset=16 * chunk.offset)
+        words = words.reshape(len(chunk), 2)
+        lows.append(words[:, 0].view(np.uint64))
+        highs.append(words[:, 1])
+    valid = pc.is_valid(values)
+    wide = pa.decimal128(38, 0)
+    high = pc.if_else(valid, pa.array(np.concatenate(highs)).cast(wide), pa.scalar(None, wide))
+    low = pc.if_else(valid, pa.array(np.concatenate(lows)).cast(wide), pa.scalar(None, wide))
+    if keys:
+        parts = key_table.append_column("__high", high).append_column("__low", low)
+        grouped = parts.group_by(keys, use_threads=False).aggregate([("__high", "sum"), ("__low", "sum")])
+        high_sums, low_sums = grouped.column("__high_sum").to_pylist(), grouped.column("__low_sum").to_pylist()
+    else:
+        high_sums, low_sums = [pc.sum(high).as_py()], [pc.sum(low).as_py()]
+    return [int(high) * 2**64 + int(low) for high, low in zip(high_sums, low_sums) if high is not None]
+
+
 def _largest_exact_sum(work: pa.Table, keys: list[str], column: str) -> int:
     totals: dict[tuple[Any, ...], int] = {}
     key_columns = [work.column(key).to_pylist() for key in keys]
@@ -423,7 +485,7 @@ def _aggregate_by_group_id(table: pa.Table, node: plan.Aggregate, arguments: _Ar
         with_group = arguments.extended(table.append_column("__group", pa.array(group, pa.int64())))
         requests = _native_requests(with_group, ["__group"], native)
         grouped = requests.work.group_by(["__group"], use_threads=True).aggregate(requests.requests)
-        _check_integer_sums(requests.integer_sums, requests.work, ["__group"])
+        requests.check_sums(["__group"])
         positions = grouped.column("__group").to_numpy()
         for (index, call), finish in zip(native, requests.finishers):
             native_results[index] = _scatter(finish(grouped), positions, group_count, call)
@@ -592,5 +654,5 @@ def _distinct_sum(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, 
     plain = plan.AggregateCall(call.function, "v")
     requests = _native_requests(_Arguments(distinct, {}), ["__group"], [(0, plain)])
     grouped = requests.work.group_by(["__group"]).aggregate(requests.requests)
-    _check_integer_sums(requests.integer_sums, requests.work, ["__group"])
+    requests.check_sums(["__group"])
     return _scatter(requests.finishers[0](grouped), grouped.column("__group").to_numpy(), size, call)
