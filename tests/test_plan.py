@@ -436,6 +436,11 @@ SET_OPERATION_CASES = [
     "SELECT * FROM (VALUES (1), (NULL), (NULL)) v(n) EXCEPT ALL SELECT * FROM (VALUES (NULL)) w(m)",
     "SELECT * FROM (VALUES (1, NULL), (NULL, 'x')) v(n, s) UNION SELECT * FROM (VALUES (1, NULL), (NULL, 'x'), (2, 'y')) w(n, s)",
     "SELECT id, x FROM a UNION SELECT id, w FROM b",
+    # DuckDB makes a column of text and another type VARCHAR in a set operation.
+    "SELECT 1 UNION ALL SELECT 'asdf'",
+    "SELECT 'x' UNION SELECT 2.5",
+    "SELECT DATE '2020-01-01' UNION ALL SELECT 'abc'",
+    "SELECT NULL UNION ALL SELECT 'asdf'",
 ]
 
 

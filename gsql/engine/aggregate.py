@@ -8,7 +8,10 @@ of DISTINCT values) are computed per group id with NumPy.
 
 from __future__ import annotations
 
+import decimal
 import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,7 +20,8 @@ import pyarrow.compute as pc
 
 from gsql.engine.arrow_kernels import cast_value
 from gsql.engine.bit_strings import aggregate_bits
-from gsql.engine.decimals import _to_decimal, _unscaled
+from gsql.engine.decimals import _largest_magnitude, _to_decimal, _unscaled
+from gsql.engine.group_keys import pack_short_string_keys, unpack_strings
 from gsql.engine.sorting import sort_indices
 from gsql.errors import ExecutionError, UnsupportedError
 from gsql.sql import plan
@@ -26,6 +30,8 @@ from gsql.types import is_bit
 __all__ = ["aggregate_table"]
 
 _INT64_LIMIT = 2.0**63
+# A DECIMAL(38, s) holds integers of 10**-s units below this magnitude.
+_DECIMAL_LIMIT = 10**38
 
 # Arrow hash aggregate for each plan function that Arrow computes exactly.
 _ARROW_FUNCTIONS = {
@@ -55,13 +61,47 @@ def _is_native(call: plan.AggregateCall) -> bool:
     return call.function in _ARROW_FUNCTIONS
 
 
-def aggregate_table(table: pa.Table, node: plan.Aggregate, dialect: str = "duckdb") -> pa.Table:
-    """Group `table` by `node.keys` and compute `node.aggregates`, one output row per group."""
+def aggregate_table(
+    table: pa.Table,
+    node: plan.Aggregate,
+    dialect: str = "duckdb",
+    units: Mapping[str, pa.ChunkedArray] | None = None,
+) -> pa.Table:
+    """Group `table` by `node.keys` and compute `node.aggregates`, one output row per group.
+
+    `units` may give the int64 counts of 10**-scale that the caller already computed for
+    decimal columns of `table`, so that those columns are not converted again.
+    """
     if dialect == "sqlite":
         table = _sqlite_numeric_arguments(table, node)
+        units = None
+    arguments = _Arguments(table, units or {})
     if all(_is_native(call) for call in node.aggregates):
-        return _aggregate_native(table, node)
-    return _aggregate_by_group_id(table, node)
+        return _aggregate_native(table, node, arguments)
+    return _aggregate_by_group_id(table, node, arguments)
+
+
+class _Arguments:
+    """The columns of the table being aggregated, with their decimal units computed once."""
+
+    def __init__(self, table: pa.Table, units: Mapping[str, pa.ChunkedArray]) -> None:
+        self.table = table
+        self._units: dict[str, pa.ChunkedArray | None] = dict(units)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.table.column(name)
+
+    def extended(self, table: pa.Table) -> _Arguments:
+        """Return the arguments of `table`, which has the same columns and more after them."""
+        extended = _Arguments(table, {})
+        extended._units = self._units
+        return extended
+
+    def units(self, name: str) -> pa.ChunkedArray | None:
+        """Return the column's decimal values as int64 units, or None when one does not fit."""
+        if name not in self._units:
+            self._units[name] = _unscaled(self.table.column(name))
+        return self._units[name]
 
 
 _SQLITE_NUMBER_PREFIX = r"^\s*(?P<number>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
@@ -85,37 +125,133 @@ def _sqlite_numeric_arguments(table: pa.Table, node: plan.Aggregate) -> pa.Table
     return table
 
 
-def _aggregate_native(table: pa.Table, node: plan.Aggregate) -> pa.Table:
-    work, requests, outputs = _native_requests(table, node.keys, list(enumerate(node.aggregates)))
-    grouped = _decimal_sums_back(work.group_by(node.keys, use_threads=True).aggregate(requests), work)
-    _check_integer_sums(node.aggregates, work, node.keys)
+def _aggregate_native(table: pa.Table, node: plan.Aggregate, arguments: _Arguments) -> pa.Table:
+    native = _native_requests(arguments, node.keys, list(enumerate(node.aggregates)))
+    work, packed = pack_short_string_keys(native.work, node.keys)
+    grouped = work.group_by(node.keys, use_threads=True).aggregate(native.requests)
+    native.check_sums(node.keys)
     columns = {key: grouped.column(key) for key in node.keys}
-    for name, output, call in zip(node.columns[len(node.keys) :], outputs, node.aggregates):
-        columns[name] = _native_result(call, grouped.column(output))
+    for key, packing in packed.items():
+        columns[key] = unpack_strings(grouped.column(key), packing)
+    for name, finish in zip(node.columns[len(node.keys) :], native.finishers):
+        columns[name] = finish(grouped)
     if not columns:
         return pa.table({"__rows": pa.nulls(grouped.num_rows)}).drop_columns(["__rows"])
     return pa.table(columns)
 
 
+# Turns the table of Arrow's grouped results into one aggregate's output column.
+Finisher = Callable[[pa.Table], pa.ChunkedArray]
+
+
+@dataclass
+class _NativeRequests:
+    """The requests for Arrow's hash aggregation, and the steps that make its output columns.
+
+    `work` has the group keys and one column per distinct converted argument, so SUM(x) and
+    AVG(x) of a decimal `x` share one int64 column and one sum. `integer_sums` pairs each
+    SUM over plain integers with its column, for the BIGINT overflow check, and
+    `decimal_sums` each SUM or AVG summed as DECIMAL(38, s), for the DECIMAL overflow check.
+    """
+
+    work: pa.Table
+    requests: list[tuple[Any, ...]] = field(default_factory=list)
+    finishers: list[Finisher] = field(default_factory=list)
+    integer_sums: list[tuple[plan.AggregateCall, str]] = field(default_factory=list)
+    decimal_sums: list[tuple[plan.AggregateCall, str]] = field(default_factory=list)
+    _outputs: set[str] = field(default_factory=set)
+
+    def add(self, request: tuple[Any, ...], output: str) -> None:
+        """Add a request unless an equal one, which has the same output name, is there."""
+        if output not in self._outputs:
+            self._outputs.add(output)
+            self.requests.append(request)
+
+    def check_sums(self, keys: list[str]) -> None:
+        """Raise when a SUM left the range of its type, which Arrow would wrap around silently."""
+        _check_integer_sums(self.integer_sums, self.work, keys)
+        _check_decimal_sums(self.decimal_sums, self.work, keys)
+
+
 def _native_requests(
-    table: pa.Table, keys: list[str], calls: list[tuple[int, plan.AggregateCall]]
-) -> tuple[pa.Table, list[tuple[Any, ...]], list[str]]:
-    work = table.select(keys)
-    requests: list[tuple[Any, ...]] = []
-    outputs: list[str] = []
+    arguments: _Arguments, keys: list[str], calls: list[tuple[int, plan.AggregateCall]]
+) -> _NativeRequests:
+    table = arguments.table
+    native = _NativeRequests(table.select(keys))
+    columns: dict[tuple[str, str], str] = {}
     for index, call in calls:
         column = f"__arg{index}"
-        if call.argument is not None:
-            argument = _native_argument(call, table.column(call.argument))
-            scale = _unscaled_sum_scale(call, table.column(call.argument), argument)
-            metadata = {b"gsql.decimal_scale": str(scale).encode()} if scale is not None else None
-            work = work.append_column(pa.field(column, argument.type, metadata=metadata), argument)
+        if call.argument is None:
+            request, output = _native_request(call, column)
+            native.add(request, output)
+            native.finishers.append(_plain_finisher(call, output))
+            continue
+        argument, representation = _native_argument(call, arguments)
+        if (call.argument, representation) in columns:
+            column = columns[call.argument, representation]
+        else:
+            columns[call.argument, representation] = column
+            native.work = native.work.append_column(column, argument)
+        if representation == "decimal":
+            native.decimal_sums.append((call, column))
+        if representation in ("units", "decimal") and call.function == "avg":
+            scale = arguments.column(call.argument).type.scale
+            _request_decimal_average(native, column, argument, scale if representation == "units" else None)
+            continue
         request, output = _native_request(call, column)
-        requests.append(request)
-        outputs.append(output)
-    if work.num_columns == 0:
-        work = pa.table({"__rows": pa.nulls(table.num_rows, pa.int8())})
-    return work, requests, outputs
+        native.add(request, output)
+        if representation == "units":
+            scale = arguments.column(call.argument).type.scale
+            native.finishers.append(_decimal_sum_finisher(output, scale))
+            continue
+        native.finishers.append(_plain_finisher(call, output))
+        if call.function == "sum" and pa.types.is_integer(argument.type):
+            native.integer_sums.append((call, column))
+    if native.work.num_columns == 0:
+        native.work = pa.table({"__rows": pa.nulls(table.num_rows, pa.int8())})
+    return native
+
+
+def _request_decimal_average(native: _NativeRequests, column: str, values: pa.ChunkedArray, scale: int | None) -> None:
+    """Request AVG of a decimal as its exact sum and its count; `scale` is set for int64 units."""
+    sum_options = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
+    native.add((column, "sum", sum_options), f"{column}_sum")
+    if values.null_count == 0:
+        # Without NULLs every row counts, and COUNT(*) is cheaper than a count per column.
+        count_request, count_output = ([], "count_all", None), "count_all"
+    else:
+        count_request, count_output = (column, "count", pc.CountOptions("only_valid")), f"{column}_count"
+    native.add(count_request, count_output)
+    native.finishers.append(_decimal_average_finisher(f"{column}_sum", count_output, scale))
+
+
+def _plain_finisher(call: plan.AggregateCall, output: str) -> Finisher:
+    return lambda grouped: _native_result(call, grouped.column(output))
+
+
+def _decimal_sum_finisher(output: str, scale: int) -> Finisher:
+    """Turn a sum computed on unscaled int64 values back into DECIMAL(38, scale)."""
+    return lambda grouped: _to_decimal(grouped.column(output), pa.decimal128(38, scale))
+
+
+def _decimal_average_finisher(sum_output: str, count_output: str, scale: int | None) -> Finisher:
+    """Divide the exact sum of a decimal by the count, as a DOUBLE, as DuckDB does.
+
+    Summing first keeps large values of opposite signs from cancelling in DOUBLE arithmetic.
+    The sum is int64 units of 10**-scale when `scale` is set, else a DECIMAL(38, s).
+    """
+
+    def finish(grouped: pa.Table) -> pa.ChunkedArray:
+        count = grouped.column(count_output).cast(pa.float64(), safe=False)
+        total = grouped.column(sum_output)
+        if scale is None:
+            return pc.divide(cast_value(total, pa.float64()), count)
+        # A sum beyond 2**53 rounds to the nearest DOUBLE before the division.
+        total = total.cast(pa.float64(), safe=False)
+        # A group without values has a NULL sum, so its average is NULL too.
+        return pc.divide(total, pc.multiply(count, float(10**scale)))
+
+    return finish
 
 
 def _native_request(call: plan.AggregateCall, column: str) -> tuple[tuple[Any, ...], str]:
@@ -136,15 +272,30 @@ def _native_request(call: plan.AggregateCall, column: str) -> tuple[tuple[Any, .
     return (column, function, options), f"{column}_{function}"
 
 
-def _native_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
+def _native_argument(call: plan.AggregateCall, arguments: _Arguments) -> tuple[pa.ChunkedArray, str]:
+    """Return the column to aggregate and what it holds.
+
+    SUM and AVG of a decimal get "units", the int64 counts of 10**-scale, or else "decimal",
+    the values as DECIMAL(38, scale). Other arguments are converted for their function,
+    whose name is returned.
+    """
+    array = arguments.column(call.argument)
+    value_type = array.type
+    if call.function in ("sum", "avg") and pa.types.is_decimal128(value_type):
+        units = arguments.units(call.argument)
+        if units is not None and _sum_fits_int64(units):
+            # Summed as int64 counts of 10**-scale, about ten times faster than decimal128.
+            # The sum is exact because no sum of these values can leave the int64 range.
+            return units, "units"
+        # A sum needs more digits than its inputs; DuckDB also widens SUM(DECIMAL) to 38.
+        return array.cast(pa.decimal128(38, value_type.scale)), "decimal"
+    return _converted_argument(call, array), call.function
+
+
+def _converted_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
     value_type = array.type
     function = call.function
     if function == "sum":
-        if pa.types.is_decimal128(value_type):
-            units = _unscaled(array)
-            if units is not None and _sum_fits_int64(units):
-                # Summed as int64 counts of 10**-scale, about ten times faster than decimal128.
-                return units
         if pa.types.is_decimal(value_type):
             # A sum needs more digits than its inputs; DuckDB also widens SUM(DECIMAL) to 38.
             return array.cast(pa.decimal128(38, value_type.scale))
@@ -168,27 +319,7 @@ def _native_argument(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.Chu
 
 
 def _sum_fits_int64(units: pa.ChunkedArray) -> bool:
-    largest = pc.max(pc.abs(units.cast(pa.float64(), safe=False))).as_py() or 0.0
-    return largest * max(len(units), 1) < _INT64_LIMIT / 2
-
-
-def _unscaled_sum_scale(call: plan.AggregateCall, original: pa.ChunkedArray, argument: pa.ChunkedArray) -> int | None:
-    if call.function == "sum" and pa.types.is_decimal(original.type) and pa.types.is_integer(argument.type):
-        return original.type.scale
-    return None
-
-
-def _decimal_sums_back(grouped: pa.Table, work: pa.Table) -> pa.Table:
-    """Turn sums computed on unscaled int64 values back into DECIMAL(38, scale)."""
-    for field in work.schema:
-        if not field.metadata or b"gsql.decimal_scale" not in field.metadata:
-            continue
-        scale = int(field.metadata[b"gsql.decimal_scale"])
-        output = f"{field.name}_sum"
-        index = grouped.schema.get_field_index(output)
-        if index >= 0:
-            grouped = grouped.set_column(index, output, _to_decimal(grouped.column(output), pa.decimal128(38, scale)))
-    return grouped
+    return _largest_magnitude(units) * max(len(units), 1) < 2**62
 
 
 def _native_result(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -199,15 +330,12 @@ def _native_result(call: plan.AggregateCall, array: pa.ChunkedArray) -> pa.Chunk
     return array
 
 
-def _check_integer_sums(calls: list[plan.AggregateCall], work: pa.Table, keys: list[str]) -> None:
-    """Raise when an integer SUM left the BIGINT range, instead of returning a wrapped value."""
-    for index, call in enumerate(calls):
-        column = f"__arg{index}"
-        if call.function != "sum" or column not in work.column_names:
-            continue
-        field = work.schema.field(column)
-        if not pa.types.is_integer(field.type) or (field.metadata and b"gsql.decimal_scale" in field.metadata):
-            continue
+def _check_integer_sums(sums: list[tuple[plan.AggregateCall, str]], work: pa.Table, keys: list[str]) -> None:
+    """Raise when an integer SUM left the BIGINT range, instead of returning a wrapped value.
+
+    `sums` pairs each SUM over integers with the int64 column of `work` that it sums.
+    """
+    for call, column in sums:
         largest_value = pc.max(pc.abs(work.column(column).cast(pa.float64(), safe=False))).as_py() or 0.0
         if largest_value * max(work.num_rows, 1) < _INT64_LIMIT / 2:
             continue  # no group can reach the BIGINT limit
@@ -222,6 +350,56 @@ def _check_integer_sums(calls: list[plan.AggregateCall], work: pa.Table, keys: l
                 f"integer overflow: SUM({call.argument}) exceeds the BIGINT range; "
                 "CAST the argument to DECIMAL(38, 0) or DOUBLE"
             )
+
+
+def _check_decimal_sums(sums: list[tuple[plan.AggregateCall, str]], work: pa.Table, keys: list[str]) -> None:
+    """Raise when a sum of DECIMAL(38, s) values needs more than 38 digits.
+
+    Arrow adds decimal128 values without an overflow check, so such a sum wraps around, where
+    DuckDB raises. Only when the largest value times the row count reaches 10**38 are the
+    groups summed exactly to decide.
+    """
+    for call, column in sums:
+        values = work.column(column)
+        extremes = pc.min_max(values)
+        if extremes["min"].as_py() is None:
+            continue
+        with decimal.localcontext() as context:
+            context.prec = 100
+            largest = max(abs(extremes["min"].as_py()), abs(extremes["max"].as_py()))
+            largest_units = int(largest.scaleb(values.type.scale))
+        if largest_units * max(work.num_rows, 1) < _DECIMAL_LIMIT:
+            continue  # no group can need more than 38 digits
+        if any(abs(total) >= _DECIMAL_LIMIT for total in _exact_decimal_sums(values, work.select(keys), keys)):
+            raise ExecutionError(
+                f"decimal overflow: the sum in {call.function.upper()}({call.argument}) needs more "
+                "than 38 digits; CAST the argument to DOUBLE"
+            )
+
+
+def _exact_decimal_sums(values: pa.ChunkedArray, key_table: pa.Table, keys: list[str]) -> list[int]:
+    """Return each group's exact sum of decimal128 values, in units of 10**-scale.
+
+    Each 128-bit value is a signed high word times 2**64 plus an unsigned low word, and the
+    sums of the two words separately stay far inside DECIMAL(38, 0).
+    """
+    highs, lows = [], []
+    for chunk in values.chunks:
+        words = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=2 * len(chunk), offset=16 * chunk.offset)
+        words = words.reshape(len(chunk), 2)
+        lows.append(words[:, 0].view(np.uint64))
+        highs.append(words[:, 1])
+    valid = pc.is_valid(values)
+    wide = pa.decimal128(38, 0)
+    high = pc.if_else(valid, pa.array(np.concatenate(highs)).cast(wide), pa.scalar(None, wide))
+    low = pc.if_else(valid, pa.array(np.concatenate(lows)).cast(wide), pa.scalar(None, wide))
+    if keys:
+        parts = key_table.append_column("__high", high).append_column("__low", low)
+        grouped = parts.group_by(keys, use_threads=False).aggregate([("__high", "sum"), ("__low", "sum")])
+        high_sums, low_sums = grouped.column("__high_sum").to_pylist(), grouped.column("__low_sum").to_pylist()
+    else:
+        high_sums, low_sums = [pc.sum(high).as_py()], [pc.sum(low).as_py()]
+    return [int(high) * 2**64 + int(low) for high, low in zip(high_sums, low_sums) if high is not None]
 
 
 def _largest_exact_sum(work: pa.Table, keys: list[str], column: str) -> int:
@@ -299,7 +477,7 @@ def _filler(value_type: pa.DataType) -> Any:
     return None
 
 
-def _aggregate_by_group_id(table: pa.Table, node: plan.Aggregate) -> pa.Table:
+def _aggregate_by_group_id(table: pa.Table, node: plan.Aggregate, arguments: _Arguments) -> pa.Table:
     group, group_count, first_rows = _group_ids(table, node.keys)
     columns: dict[str, Any] = {}
     for key in node.keys:
@@ -308,13 +486,13 @@ def _aggregate_by_group_id(table: pa.Table, node: plan.Aggregate) -> pa.Table:
     native = [(i, c) for i, c in enumerate(node.aggregates) if _is_native(c)]
     native_results: dict[int, pa.Array] = {}
     if native:
-        with_group = table.append_column("__group", pa.array(group, pa.int64()))
-        work, requests, outputs = _native_requests(with_group, ["__group"], native)
-        grouped = _decimal_sums_back(work.group_by(["__group"], use_threads=True).aggregate(requests), work)
-        _check_integer_sums([c for _, c in native], work, ["__group"])
+        with_group = arguments.extended(table.append_column("__group", pa.array(group, pa.int64())))
+        requests = _native_requests(with_group, ["__group"], native)
+        grouped = requests.work.group_by(["__group"], use_threads=True).aggregate(requests.requests)
+        requests.check_sums(["__group"])
         positions = grouped.column("__group").to_numpy()
-        for (index, call), output in zip(native, outputs):
-            native_results[index] = _scatter(_native_result(call, grouped.column(output)), positions, group_count, call)
+        for (index, call), finish in zip(native, requests.finishers):
+            native_results[index] = _scatter(finish(grouped), positions, group_count, call)
 
     for index, (name, call) in enumerate(zip(node.columns[len(node.keys) :], node.aggregates)):
         if index in native_results:
@@ -480,10 +658,10 @@ def _distinct_sum(call: plan.AggregateCall, table: pa.Table, group: np.ndarray, 
     work = work.filter(pc.is_valid(work.column("v")))
     distinct = work.group_by(["__group", "v"], use_threads=False).aggregate([])
     plain = plan.AggregateCall(call.function, "v")
-    rows, requests, outputs = _native_requests(distinct, ["__group"], [(0, plain)])
-    grouped = rows.group_by(["__group"]).aggregate(requests)
-    _check_integer_sums([plain], rows, ["__group"])
-    return _scatter(grouped.column(outputs[0]), grouped.column("__group").to_numpy(), size, call)
+    requests = _native_requests(_Arguments(distinct, {}), ["__group"], [(0, plain)])
+    grouped = requests.work.group_by(["__group"]).aggregate(requests.requests)
+    requests.check_sums(["__group"])
+    return _scatter(requests.finishers[0](grouped), grouped.column("__group").to_numpy(), size, call)
 
 
 # BIT_AND, BIT_OR and BIT_XOR of integers.

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from gsql.engine import bit_strings
-from gsql.engine.decimals import decimal_to_double, fast_decimal_arithmetic
+from gsql.engine.decimals import DecimalUnits, decimal_to_double, fast_decimal_arithmetic
 from gsql.errors import ExecutionError, UnsupportedError
 from gsql.types import BIT, arrow_type, is_bit
 
@@ -45,6 +45,9 @@ class Evaluator:
         self._columns = columns
         self.length = length
         self.dialect = dialect
+        # Decimal `+ - *` results on int64, by the SQL text of their expression, so that a
+        # subexpression that several output columns share runs once.
+        self.decimal_units: dict[str, DecimalUnits] = {}
 
     def evaluate(self, expression: exp.Expression) -> Value:
         kernel = KERNELS.get(type(expression))
@@ -410,33 +413,72 @@ def _binary_operands(evaluator: Evaluator, expression: exp.Binary) -> tuple[Valu
 
 def _arithmetic(function: str) -> Kernel:
     def kernel(evaluator: Evaluator, expression: exp.Binary) -> Value:
-        left, right = _binary_operands(evaluator, expression)
-        if _is_null_type(left) or _is_null_type(right):
-            return pa.scalar(None, common_type([left.type, right.type]) if not (_is_null_type(left) and _is_null_type(right)) else pa.null())
-        temporal = _temporal_arithmetic(function, left, right)
-        if temporal is not None:
-            return temporal
-        if _is_string(left.type) or _is_string(right.type):
-            raise ExecutionError(
-                f"cannot apply `{expression.key.upper()}` to a string in `{expression.sql()}`; add a CAST"
-            )
-        if is_bit(left.type) or is_bit(right.type):
-            raise ExecutionError(
-                f"cannot apply `{expression.key.upper()}` to a BIT string in `{expression.sql()}`"
-            )
-        fast = _fast_decimal(function, left, right)
-        if fast is not None:
-            return fast
-        left, right = _arithmetic_operands(function, left, right)
-        try:
-            return getattr(pc, function)(left, right)
-        except pa.ArrowInvalid as error:
-            raise ExecutionError(f"`{expression.sql()}` failed: {error}") from None
+        value = _arithmetic_operand(evaluator, expression)
+        return value.to_decimal() if isinstance(value, DecimalUnits) else value
 
     return kernel
 
 
-def _fast_decimal(function: str, left: Value, right: Value) -> Value | None:
+_ARITHMETIC_FUNCTIONS: dict[type[exp.Expression], str] = {
+    exp.Add: "add_checked",
+    exp.Sub: "subtract_checked",
+    exp.Mul: "multiply_checked",
+}
+
+# Expression classes whose value depends only on the row's columns, so that equal SQL text
+# gives equal values within one evaluator.
+_DETERMINISTIC = (exp.Column, exp.Literal, exp.Paren, exp.Add, exp.Sub, exp.Mul)
+
+
+def _arithmetic_operand(evaluator: Evaluator, expression: exp.Expression) -> Value | DecimalUnits:
+    """Evaluate an operand of `+ - *`, leaving a decimal result of `+ - *` on int64."""
+    inner = expression
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    function = _ARITHMETIC_FUNCTIONS.get(type(inner))
+    if function is None:
+        return evaluator.evaluate(expression)
+    if not all(isinstance(node, _DETERMINISTIC) for node in inner.walk()):
+        return _arithmetic_value(evaluator, inner, function)
+    key = inner.sql()
+    remembered = evaluator.decimal_units.get(key)
+    if remembered is not None:
+        return remembered
+    value = _arithmetic_value(evaluator, inner, function)
+    if isinstance(value, DecimalUnits):
+        evaluator.decimal_units[key] = value
+    return value
+
+
+def _arithmetic_value(evaluator: Evaluator, expression: exp.Binary, function: str) -> Value | DecimalUnits:
+    left = _arithmetic_operand(evaluator, expression.this)
+    right = _arithmetic_operand(evaluator, expression.expression)
+    fast = _fast_decimal(function, left, right)
+    if fast is not None:
+        return fast
+    left = left.to_decimal() if isinstance(left, DecimalUnits) else left
+    right = right.to_decimal() if isinstance(right, DecimalUnits) else right
+    if _is_null_type(left) or _is_null_type(right):
+        return pa.scalar(None, common_type([left.type, right.type]) if not (_is_null_type(left) and _is_null_type(right)) else pa.null())
+    temporal = _temporal_arithmetic(function, left, right)
+    if temporal is not None:
+        return temporal
+    if _is_string(left.type) or _is_string(right.type):
+        raise ExecutionError(
+            f"cannot apply `{expression.key.upper()}` to a string in `{expression.sql()}`; add a CAST"
+        )
+    if is_bit(left.type) or is_bit(right.type):
+        raise ExecutionError(
+            f"cannot apply `{expression.key.upper()}` to a BIT string in `{expression.sql()}`"
+        )
+    left, right = _arithmetic_operands(function, left, right)
+    try:
+        return getattr(pc, function)(left, right)
+    except pa.ArrowInvalid as error:
+        raise ExecutionError(f"`{expression.sql()}` failed: {error}") from None
+
+
+def _fast_decimal(function: str, left: Value | DecimalUnits, right: Value | DecimalUnits) -> DecimalUnits | None:
     """Run decimal `+ - *` on int64 when the values fit; None means use decimal128 kernels."""
     types = (left.type, right.type)
     if not any(pa.types.is_decimal128(t) for t in types):

@@ -2,26 +2,46 @@
 
 Arrow's decimal128 kernels are about twenty times slower than its int64 kernels. A decimal of
 scale s is an integer count of 10**-s units, so when every unscaled value fits in 64 bits,
-`+`, `-` and `*` run as checked int64 arithmetic and the result is rebuilt as decimal128. Any
-overflow makes the caller fall back to decimal128 arithmetic, so results are always exact.
+`+`, `-` and `*` run as checked int64 arithmetic. Any overflow makes the caller fall back to
+decimal128 arithmetic, so results are always exact. A result stays a `DecimalUnits` (int64
+values and a decimal type) until a caller needs the decimal128 array, so the inner operations
+of `a * (1 - b) * (1 + c)` never build decimal128 arrays.
 """
 
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["decimal_to_double", "fast_decimal_arithmetic"]
+__all__ = ["DecimalUnits", "decimal_to_double", "fast_decimal_arithmetic", "known_units"]
 
 _FUNCTIONS = {"add_checked", "subtract_checked", "multiply_checked"}
 
 
+@dataclass(frozen=True, eq=False)
+class DecimalUnits:
+    """A decimal128 column held as int64 counts of 10**-scale, the exact value of each row."""
+
+    units: pa.ChunkedArray
+    type: pa.Decimal128Type
+
+    def to_decimal(self) -> pa.ChunkedArray:
+        """Build the decimal128 array, remembering its units for later operations."""
+        decimals = _to_decimal(self.units, self.type)
+        _remember_units(decimals, self.units)
+        return decimals
+
+
+Operand = pa.ChunkedArray | pa.Scalar | DecimalUnits
+
+
 def fast_decimal_arithmetic(
-    function: str, left: pa.ChunkedArray | pa.Scalar, right: pa.ChunkedArray | pa.Scalar, result: pa.DataType
-) -> pa.ChunkedArray | None:
+    function: str, left: Operand, right: Operand, result: pa.DataType
+) -> DecimalUnits | None:
     """Compute `left <function> right` as the decimal type `result`, or None if it cannot.
 
     Operands are decimals or integers; at least one must be an array.
@@ -52,9 +72,7 @@ def fast_decimal_arithmetic(
         return None  # an int64 overflow: the caller uses decimal128 arithmetic instead
     if _too_wide(units, result.precision):
         return None
-    decimals = _to_decimal(units, result)
-    _remember_units(decimals, units)
-    return decimals
+    return DecimalUnits(units, result)
 
 
 # Decimal arrays that were converted to int64, and results of the int64 path, keep their
@@ -75,6 +93,15 @@ def _remembered_units(value) -> pa.ChunkedArray | None:
     return None
 
 
+def known_units(value: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Return the int64 units already computed for this very decimal array object, if any.
+
+    The lookup is by object identity. A caller with the very array the units were computed
+    for gets them back, and any other array, even one with equal values, gets None.
+    """
+    return _remembered_units(value)
+
+
 def _scale(value_type: pa.DataType) -> int | None:
     if pa.types.is_decimal128(value_type):
         return value_type.scale
@@ -91,6 +118,8 @@ def _rescale(units, shift: int):
 
 def _unscaled(value):
     """Return the unscaled integers of a decimal as int64, or None when one does not fit."""
+    if isinstance(value, DecimalUnits):
+        return value.units
     if pa.types.is_integer(value.type):
         return value.cast(pa.int64()) if not isinstance(value, pa.Scalar) else pa.scalar(value.as_py(), pa.int64()) if value.is_valid else pa.scalar(None, pa.int64())
     if isinstance(value, pa.Scalar):
@@ -113,41 +142,50 @@ def _unscaled(value):
 
 
 def _unscaled_chunk(chunk: pa.Array) -> pa.Array | None:
-    count = len(chunk)
-    if count == 0:
+    if len(chunk) == 0:
         return pa.array([], pa.int64())
-    words = np.frombuffer(chunk.buffers()[1], dtype="<i8")
-    pairs = words[2 * chunk.offset : 2 * (chunk.offset + count)].reshape(count, 2)
-    low, high = pairs[:, 0], pairs[:, 1]
-    # The 128-bit value fits in 64 bits when its high word is the sign extension of the low.
-    fits = high == (low >> 63)
-    valid = None
-    if chunk.null_count:
-        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-        fits = fits | ~valid
-    if not fits.all():
+    # Seen as DECIMAL(38, 0), the array contains the unscaled integers themselves, and Arrow's
+    # checked cast to int64 fails exactly when one of them does not fit in 64 bits.
+    try:
+        return chunk.view(pa.decimal128(38, 0)).cast(pa.int64())
+    except pa.ArrowInvalid:
         return None
-    return pa.array(low, pa.int64(), mask=None if valid is None else ~valid)
 
 
 def _too_wide(units: pa.ChunkedArray, precision: int) -> bool:
     if precision >= 19:
         return False
-    largest = pc.max(pc.abs_checked(units)).as_py()
-    return largest is not None and largest >= 10**precision
+    return _largest_magnitude(units) >= 10**precision
+
+
+def _largest_magnitude(units: pa.ChunkedArray | pa.Array) -> int:
+    """Return the largest absolute value of int64 units as a Python int (0 when all NULL)."""
+    extremes = pc.min_max(units)
+    low, high = extremes["min"].as_py(), extremes["max"].as_py()
+    if low is None:
+        return 0
+    return max(abs(low), abs(high))
 
 
 def _to_decimal(units: pa.ChunkedArray, result: pa.DataType) -> pa.ChunkedArray:
-    chunks = []
-    for chunk in units.chunks:
-        low = chunk.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-        words = np.empty((len(low), 2), dtype="<i8")
-        words[:, 0] = low
-        words[:, 1] = low >> 63
-        validity = pc.is_valid(chunk).buffers()[1] if chunk.null_count else None
-        chunks.append(pa.Array.from_buffers(result, len(low), [validity, pa.py_buffer(words)], chunk.null_count))
-    return pa.chunked_array(chunks, type=result)
+    return pa.chunked_array([_decimal_chunk(chunk, result) for chunk in units.chunks], type=result)
 
+
+def _decimal_chunk(chunk: pa.Array, result: pa.DataType) -> pa.Array:
+    """Widen one int64 chunk to 128-bit little-endian words: the value, then its sign."""
+    count = len(chunk)
+    if count == 0:
+        return pa.array([], result)
+    # The value slots of NULL rows are copied as they are; the validity bitmap hides them.
+    low = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=count, offset=8 * chunk.offset)
+    # Arrow's memory pool reuses freed memory, where a large NumPy array gets fresh pages from
+    # the system, each of which faults on its first write.
+    buffer = pa.allocate_buffer(16 * count)
+    words = np.frombuffer(buffer, dtype="<i8").reshape(count, 2)
+    words[:, 0] = low
+    np.right_shift(low, 63, out=words[:, 1])
+    validity = pc.is_valid(chunk).buffers()[1] if chunk.null_count else None
+    return pa.Array.from_buffers(result, count, [validity, buffer], chunk.null_count)
 
 
 def decimal_to_double(value, target: pa.DataType):
