@@ -71,6 +71,14 @@ FOUND_QUERIES = [
     "SELECT x, VAR_POP(y) OVER (ORDER BY x ROWS BETWEEN 40 PRECEDING AND 40 FOLLOWING) FROM long",
     "SELECT id, REGR_SXX(f, f) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) FROM t1",
     "SELECT id, REGR_SYY(f, b) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) FROM t1",
+    # NaN is above every number: MAX is NaN when a group holds one, in ANY and ALL too.
+    "SELECT MAX(f), MIN(f) FROM t1",
+    "SELECT s, MAX(f), MIN(f) FROM t1 GROUP BY s",
+    "SELECT MAX(DISTINCT f), MAX(f) FILTER (WHERE id > 1) FROM t1",
+    "SELECT t1.id FROM t1 WHERE t1.f < ANY (SELECT x.f FROM t1 x WHERE x.id > 1)",
+    "SELECT t1.id, t1.f > ALL (SELECT x.f FROM t1 x WHERE x.id < 4) FROM t1",
+    "SELECT t1.id FROM t1 WHERE t1.f < ANY (SELECT x.f FROM t1 x WHERE x.id <> t1.id)",
+    "SELECT t1.id, t1.f > ALL (SELECT x.f FROM t1 x WHERE x.id <> t1.id) FROM t1",
     # NaN equals NaN in a correlated IN, as it does in `=`.
     "SELECT t1.id, t1.f IN (SELECT f FROM t1 x WHERE x.id < t1.id) FROM t1",
     "SELECT t1.id FROM t1 WHERE t1.f NOT IN (SELECT f FROM t1 x WHERE x.id < t1.id)",

@@ -75,10 +75,58 @@ def aggregate_table(
     if dialect == "sqlite":
         table = _sqlite_numeric_arguments(table, node)
         units = None
+    flagged = _with_nan_flags(table, node)
+    if flagged is not None:
+        table, node, flags = flagged
     arguments = _Arguments(table, units or {})
     if all(_is_native(call) for call in node.aggregates):
-        return _aggregate_native(table, node, arguments)
-    return _aggregate_by_group_id(table, node, arguments)
+        result = _aggregate_native(table, node, arguments)
+    else:
+        result = _aggregate_by_group_id(table, node, arguments)
+    return _nan_maximums(result, flags) if flagged is not None else result
+
+
+def _with_nan_flags(
+    table: pa.Table, node: plan.Aggregate
+) -> tuple[pa.Table, plan.Aggregate, dict[str, str]] | None:
+    """Add a BOOL_OR of `isnan(x)` for each MAX of a float column that holds NaN.
+
+    SQL orders NaN above every number (DuckDB and PostgreSQL), so the MAX of a group with a NaN
+    is NaN. Arrow's hash max skips NaN unless a group has nothing else. Returns the extended
+    table and node and, for each such MAX's output column, the column of its flag; None when
+    no MAX reads a NaN.
+    """
+    flags: dict[str, str] = {}
+    calls: list[plan.AggregateCall] = []
+    for name, call in zip(node.columns[len(node.keys) :], node.aggregates):
+        if call.function != "max" or call.argument is None:
+            continue
+        column = table.column(call.argument)
+        if not pa.types.is_floating(column.type) or not pc.any(pc.is_nan(column)).as_py():
+            continue
+        flag = f"__nan_seen{len(flags)}"
+        table = table.append_column(flag, pc.fill_null(pc.is_nan(column), False))
+        calls.append(plan.AggregateCall("bool_or", flag))
+        flags[name] = flag
+    if not flags:
+        return None
+    extended = plan.Aggregate(
+        node.columns + list(flags.values()),
+        input=node.input,
+        keys=list(node.keys),
+        aggregates=[*node.aggregates, *calls],
+    )
+    return table, extended, flags
+
+
+def _nan_maximums(result: pa.Table, flags: dict[str, str]) -> pa.Table:
+    """Set each flagged MAX to NaN in the groups that hold a NaN, and drop the flags."""
+    for name, flag in flags.items():
+        index = result.schema.get_field_index(name)
+        column = result.column(name)
+        nan = pa.scalar(float("nan"), column.type)
+        result = result.set_column(index, name, pc.if_else(result.column(flag), nan, column))
+    return result.drop_columns(list(flags.values()))
 
 
 class _Arguments:
