@@ -545,8 +545,13 @@ def _set_operation(backend: PandasBackend, node: plan.SetOperation, inputs: list
 
 
 def _align_set_inputs(
-    node: plan.SetOperation, left: pd.DataFrame, right: pd.DataFrame, dialect: str
+    node: plan.SetOperation, left: pd.DataFrame, right: pd.DataFrame, dialect: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Name both inputs' columns as the node's and cast each pair of columns to one type.
+
+    With a dialect, the type follows its set operation rule (`set_operation_type`). Without
+    one, as for the rows that a recursive CTE adds, it is the common type of a comparison.
+    """
     left = left.set_axis(node.columns, axis=1)
     right = right.set_axis(node.columns, axis=1)
     for name in node.columns:
@@ -554,7 +559,11 @@ def _align_set_inputs(
         right_type = _arrow_dtype(right[name])
         if left_type == right_type:
             continue
-        target = set_operation_type(left_type, right_type, dialect)
+        if dialect is not None:
+            target = set_operation_type(left_type, right_type, dialect)
+        else:
+            target = common_type([left_type, right_type])
+            target = pa.int32() if pa.types.is_null(target) else target
         left[name] = _cast_series(left[name], target)
         right[name] = _cast_series(right[name], target)
     return left, right
