@@ -25,6 +25,7 @@ from gsql.sql.implied import implied_equalities, implied_filters
 from gsql.sql.joinorder import RowEstimates, column_type, join_order
 from gsql.sql.outer_aggregates import LiftedAggregate, lift_outer_aggregates
 from gsql.sql.prune import prune_columns
+from gsql.sql.semijoin import reduce_joined_aggregates
 from gsql.sql.recursive import plan_recursive_cte, reads_cte, recurring_key, reject_using_key
 from gsql.sql.subqueries import NodeHolder, conjunction, conjuncts as _conjuncts, free_aliases, plan_quantified, plan_subquery
 from gsql.sql.windows import plan_windows
@@ -95,6 +96,8 @@ class _FromItem:
 def build_plan(bound: BoundQuery) -> Relation:
     """Build the logical plan of a bound query, with unread columns pruned."""
     relation = _PlanBuilder(bound).query(bound.expression, {})
+    # The semi joins that this adds below joined aggregates get their columns pruned too.
+    reduce_joined_aggregates(relation.node)
     prune_columns(relation.node)
     return relation
 

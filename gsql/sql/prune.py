@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlglot import exp
 
 from gsql.sql import plan
-from gsql.sql.semijoin import reduce_joined_aggregates
 
 __all__ = ["prune_columns"]
 
@@ -16,9 +15,6 @@ def prune_columns(root: plan.Node) -> plan.Node:
     A node shared by several parents (a CTE read twice) keeps the union of what they read.
     The root keeps all of its columns.
     """
-    # NOTE: this is the last step of `build_plan`, which is why the semi-join reduction of
-    # joined aggregates runs here, before the columns of its new nodes are pruned too.
-    reduce_joined_aggregates(root)
     order = _parents_first(root)
     required: dict[int, set[str]] = {id(root): set(root.columns)}
     for node in order:
