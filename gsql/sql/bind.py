@@ -426,11 +426,38 @@ def _replace_alias_references(
             continue  # not inside a subquery: sqlglot's qualifier expands it
         if any(_defines_column(scope, name, select, ctes, column_names) for scope in scopes):
             continue
+        _check_alias_copy(name, aliases[name], scopes[: scopes.index(select)] if select in scopes else scopes)
         replacement = aliases[name].copy()
         if not isinstance(replacement, (exp.Column, exp.Literal, exp.Paren)):
             replacement = exp.Paren(this=replacement)
         replacement.meta[SELECT_ALIAS] = name
         column.replace(replacement)
+
+
+def _check_alias_copy(name: str, copy: exp.Expression, inner_scopes: list[exp.Select]) -> None:
+    """Raise where a copy of an aliased item would change meaning inside a subquery.
+
+    A FROM item of the subquery with the name of a table that the copy reads would capture its
+    columns, and an aggregate without a column argument, such as COUNT(*), would count the
+    subquery's rows instead of the enclosing query's.
+    """
+    from gsql.sql.aggregates import is_aggregate_call
+
+    tables = {column.table.lower() for column in copy.find_all(exp.Column) if column.table}
+    for scope in inner_scopes:
+        names = {item.alias_or_name.lower() for item in _from_items(scope)}
+        captured = sorted(tables & names)
+        if captured:
+            raise UnsupportedError(
+                f"the select-list alias `{name}` inside a subquery that names its own FROM item "
+                f"`{captured[0]}` is not supported; give that FROM item another alias"
+            )
+    for node in copy.walk():
+        if is_aggregate_call(node) and not any(True for _ in node.find_all(exp.Column)):
+            raise UnsupportedError(
+                f"the select-list alias `{name}` of `{copy.sql()}` inside a subquery is not "
+                "supported; repeat the aggregate over a column of the enclosing query instead"
+            )
 
 
 def _defines_column(

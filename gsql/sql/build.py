@@ -350,6 +350,15 @@ class _PlanBuilder:
         width = len(rows[0]) if rows else 0
         if any(len(row) != width for row in rows):
             raise BindError("VALUES rows must all have the same number of columns")
+        for row in rows:
+            for cell in row:
+                column = cell.find(exp.Column)
+                if column is not None:
+                    # The Values node evaluates its cells without input rows.
+                    raise UnsupportedError(
+                        f"a VALUES row that reads the column `{column.sql()}` is not supported; "
+                        "select the expression in a subquery instead"
+                    )
         table_alias = values.args.get("alias")
         names = [c.name for c in table_alias.columns] if table_alias and table_alias.columns else []
         # DuckDB names unnamed VALUES columns col0, col1, ... by position.

@@ -110,6 +110,9 @@ def plan_lateral_join(
             columns[key] = scope.columns[key]
     domain = LateralDomain(numbered, row, columns)
 
+    if aggregates_without_group(body) and (body.args.get("limit") or body.args.get("offset")):
+        body = body.copy()
+        _limit_one_row(body)
     saved = builder.lateral
     builder.lateral = domain
     try:
@@ -173,6 +176,7 @@ def lateral_query(
             "GROUPING SETS, ROLLUP or CUBE with a grand total in a FROM subquery or CTE that reads "
             "the outer rows of a LATERAL join is not supported"
         )
+    _reject_outer_aggregates(builder, query)
     ungrouped_aggregate = group is None and aggregates_without_group(query)
     if ungrouped_aggregate and not whole_subquery:
         raise UnsupportedError(
@@ -198,9 +202,11 @@ def lateral_query(
             modified.set("having", None)
     if modified.args.get("group") is not None:
         # The outer columns are constant within an outer row, so grouping by them as well lets
-        # the select list read them outside aggregates.
+        # the select list read them outside aggregates. One that GROUPING SETS, ROLLUP or CUBE
+        # list is left to them, since its grouping sets make it NULL in some rows.
         group_keys = modified.args["group"].expressions
-        for table, name in sorted(_outer_columns(builder, query)):
+        listed = _grouping_set_columns(modified.args["group"])
+        for table, name in sorted(_outer_columns(builder, query) - listed):
             group_keys.append(exp.column(name, table))
     if modified.args.get("limit") or modified.args.get("offset"):
         _limit_per_outer_row(modified)
@@ -398,6 +404,22 @@ def _as_grand_total(expression: exp.Expression, keys: list[exp.Expression]) -> e
     return expression.copy().transform(replace, copy=False)
 
 
+def _limit_one_row(select: exp.Select) -> None:
+    """Apply LIMIT and OFFSET to the one row of an aggregate without GROUP BY, in place.
+
+    They keep the row or drop it. A dropped row becomes HAVING FALSE, so that
+    `plan_lateral_join` drops it for the outer rows that meet no rows too.
+    """
+    from gsql.sql.build import limit_values
+    from gsql.sql.subqueries import _keeps_first_row
+
+    limits = limit_values(select)
+    for clause in ("limit", "offset", "order"):
+        select.set(clause, None)
+    if not _keeps_first_row(limits):
+        select.set("having", exp.Having(this=exp.false()))
+
+
 def _limit_per_outer_row(select: exp.Select) -> None:
     """Turn LIMIT and OFFSET into a QUALIFY on the row number within each outer row.
 
@@ -405,7 +427,7 @@ def _limit_per_outer_row(select: exp.Select) -> None:
     ROW_NUMBER() OVER (ORDER BY b.j) is 2 or 3; `lateral_query` then partitions that window by
     the outer row, as it does every window of the subquery.
     """
-    from gsql.sql.build import _integer
+    from gsql.sql.build import limit_values
 
     for clause in ("qualify", "distinct"):
         if select.args.get(clause):
@@ -413,9 +435,7 @@ def _limit_per_outer_row(select: exp.Select) -> None:
                 f"LIMIT or OFFSET with {clause.upper()} in a subquery that reads the outer rows of "
                 "a LATERAL join is not supported"
             )
-    limit, offset = select.args.get("limit"), select.args.get("offset")
-    count = _integer(limit.expression, "LIMIT") if limit is not None else None
-    skip = _integer(offset.expression, "OFFSET") if offset is not None else 0
+    count, skip = limit_values(select)
     order = select.args.get("order")
     keys = [_order_key(select, ordered) for ordered in order.expressions] if order else []
     number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=keys) if keys else None)
@@ -450,6 +470,44 @@ def _order_key(select: exp.Select, ordered: exp.Ordered) -> exp.Ordered:
             "supported"
         )
     return result
+
+
+def _grouping_set_columns(group: exp.Group) -> set[tuple[str, str]]:
+    """Return the (alias, column) pairs inside GROUPING SETS, ROLLUP and CUBE of a GROUP BY."""
+    items = list(group.expressions)
+    for arg in ("grouping_sets", "rollup", "cube"):
+        items.extend(group.args.get(arg) or [])
+    return {
+        (column.table, column.name)
+        for item in items
+        if isinstance(item, (exp.GroupingSets, exp.Rollup, exp.Cube))
+        for column in item.find_all(exp.Column)
+    }
+
+
+def _reject_outer_aggregates(builder: _PlanBuilder, query: exp.Select) -> None:
+    """Raise for an aggregate in a LATERAL subquery that reads only the outer row's columns.
+
+    Such an aggregate would belong to the query around the LATERAL join, whose FROM clause
+    cannot aggregate; DuckDB 2.0 rejects it too.
+    """
+    from gsql.sql.aggregates import is_aggregate_call
+
+    outer = builder.lateral.aliases
+    boundary = (exp.Subquery, exp.Select, exp.Window)
+    roots = [*query.expressions, query.args.get("having"), query.args.get("order")]
+    for root in roots:
+        if root is None or isinstance(root, boundary):
+            continue  # the aggregates of a subquery are its own
+        for node in root.walk(prune=lambda node: isinstance(node, boundary)):
+            if not is_aggregate_call(node):
+                continue
+            tables = {column.table for column in node.find_all(exp.Column)}
+            if tables and tables <= outer:
+                raise BindError(
+                    f"aggregate `{node.sql()}` of the outer row's columns in a LATERAL subquery "
+                    "is not allowed"
+                )
 
 
 def _outer_columns(builder: _PlanBuilder, query: exp.Select) -> set[tuple[str, str]]:
