@@ -130,8 +130,8 @@ def plan_lateral_join(
         this=exp.column(LATERAL_ROW, left_alias), expression=exp.column(LATERAL_ROW, alias)
     )
     if aggregates_without_group(body):
-        return _join_one_row_each(builder, left, right, body, alias, kind, condition, same_row, scope)
-    if _grand_total_sets(body):
+        right = _complete_one_row_each(builder, left, right, body, same_row, scope)
+    elif _grand_total_sets(body):
         right = _complete_grand_totals(builder, left, right, body, same_row, scope)
     condition.append(same_row)
     join_kind = "left" if kind == "left" else "inner"
@@ -246,85 +246,73 @@ def _lateral_set_operation(builder: _PlanBuilder, operation: exp.SetOperation, c
     return Relation(node, left.names, left.display)
 
 
-def _join_one_row_each(
-    builder: _PlanBuilder,
-    left: _FromItem,
-    right: _FromItem,
-    body: exp.Select,
-    alias: str,
-    kind: str,
-    condition: list[exp.Expression],
-    same_row: exp.Expression,
-    scope: Scope,
+def _complete_one_row_each(
+    builder: _PlanBuilder, left: _FromItem, right: _FromItem, body: exp.Select, same_row, scope: Scope
 ) -> _FromItem:
-    """Join a LATERAL subquery that aggregates without GROUP BY: one row for each outer row.
+    """Add the row of each outer row that meets no rows to a LATERAL aggregate without GROUP BY.
 
     Grouped by the outer row number, the subquery has no row for an outer row that meets no
-    rows, so the outer rows are LEFT joined and such a row gets the values of the select list
-    over no rows: COUNT gives 0 and the other aggregates NULL. HAVING and the ON condition are
-    then evaluated on the completed row.
+    rows. That row gets the select list over no rows: COUNT gives 0 and the other aggregates
+    NULL. HAVING, returned as a column, then keeps or drops every row, as it would have.
 
     >>> # FROM t, LATERAL (SELECT count(*) AS n FROM u WHERE u.k = t.k) AS s
     >>> # gives n = 0, not no row, for a row of t without matches in u
     """
-    from gsql.sql.build import _FromItem, _ref, _Resolver
+    from gsql.sql.build import _FromItem, _ref
     from gsql.sql.subqueries import _own_windows
 
-    if any(has_subquery(item) for item in body.expressions) or any(map(has_subquery, condition)):
+    if any(has_subquery(item) for item in body.expressions):
         raise UnsupportedError(
-            "a subquery in the select list or ON condition of a LATERAL subquery that aggregates "
-            "without GROUP BY is not supported"
+            "a subquery in the select list of a LATERAL subquery that aggregates without GROUP BY "
+            "is not supported"
         )
     if _own_windows(body):
         raise UnsupportedError(
             "a window function in a LATERAL subquery that aggregates without GROUP BY is not "
             "supported"
         )
-    joined = builder._join(left, right, "left", [same_row], scope)
-    resolver = _Resolver(builder, scope)
-    matched = exp.Not(this=exp.Is(this=exp.column(LATERAL_ROW, alias), expression=exp.Null()))
-    matched = resolver.resolve(matched)
-
-    names = list(right.relation.columns)
     values = [value_over_no_rows(item.unalias()) for item in body.expressions]
     having = body.args.get("having")
     if having is not None:
         values.append(value_over_no_rows(having.this))
-    if len(values) != len(names) - 1:
-        raise UnsupportedError(
-            f"the select list of LATERAL subquery `{alias}` could not be matched with its columns"
-        )
-    expressions = [_ref(column) for column in left.relation.columns]
-    for column, value in zip(names, values):
-        empty = resolver.resolve(value)
-        expressions.append(exp.If(this=matched.copy(), true=_ref(column), false=empty))
-    expressions.append(_ref(names[-1]))
-    columns = left.relation.columns + names
-    node: plan.Node = plan.Project(columns, input=joined.relation, expressions=expressions)
+    completed = _complete_outer_rows(builder, left, right, values, 1, same_row, scope)
+    if having is None:
+        return completed
+    # The HAVING column comes right before the outer row number.
+    names = completed.relation.columns
+    keep = exp.Coalesce(this=_ref(names[-2]), expressions=[exp.false()])
+    node = plan.Filter(list(names), input=completed.relation, predicate=keep)
+    return _FromItem(node, completed.aliases)
 
-    keep_conditions: list[exp.Expression] = []
-    if having is not None:
-        keep_conditions.append(exp.Coalesce(this=_ref(names[-2]), expressions=[exp.false()]))
-    keep_conditions += [resolver.resolve(conjunct) for conjunct in condition]
-    if keep_conditions:
-        predicate = exp.and_(*keep_conditions, copy=False)
-        if kind == "left":
-            # A left row is kept with NULLs when the subquery's row fails HAVING or ON.
-            keep = builder.fresh("keep")
-            node = plan.Project(
-                columns + [keep], input=node, expressions=[_ref(c) for c in columns] + [predicate]
-            )
-            right_part = [
-                exp.If(this=_ref(keep), true=_ref(column), false=exp.Null()) for column in names
-            ]
-            node = plan.Project(
-                columns,
-                input=node,
-                expressions=[_ref(c) for c in left.relation.columns] + right_part,
-            )
-        else:
-            node = plan.Filter(columns, input=node, predicate=predicate)
-    return _FromItem(node, left.aliases | right.aliases)
+
+def _complete_outer_rows(
+    builder: _PlanBuilder,
+    left: _FromItem,
+    right: _FromItem,
+    values: list[exp.Expression],
+    copies: int,
+    same_row: exp.Expression,
+    scope: Scope,
+) -> _FromItem:
+    """Add `copies` rows of `values` to a LATERAL subquery's rows for each outer row without any.
+
+    `values` gives the subquery's columns before the outer row number. They may read the outer
+    row's columns, which are those of `left`.
+    """
+    from gsql.sql.build import _FromItem, _Resolver
+
+    names = list(right.relation.columns)
+    if len(values) != len(names) - 1:
+        raise UnsupportedError("a LATERAL subquery's select list could not be matched with its columns")
+    unmatched = builder._join(left, right, "anti", [same_row.copy()], scope)
+    resolver = _Resolver(builder, scope)
+    expressions = [resolver.resolve(value) for value in values]
+    expressions.append(resolver.resolve(same_row.this))
+    filled = plan.Project(names, input=unmatched.relation, expressions=expressions)
+    node: plan.Node = right.relation
+    for _ in range(copies):
+        node = plan.SetOperation(names, left=node, right=filled, kind="union", all=True)
+    return _FromItem(node, right.aliases)
 
 
 def _grand_total_sets(query: exp.Expression) -> int:
@@ -349,13 +337,12 @@ def _complete_grand_totals(
     Grouped by the outer row number as well, a grand-total set `()` of GROUPING SETS, ROLLUP
     or CUBE has no row for an outer row that meets no rows. Such a row gets one row for each
     `()` set: the keys NULL, GROUPING() with every bit set and the aggregates over no rows, as
-    `_join_one_row_each` fills them. The result joins the outer rows as any LATERAL does.
+    `_complete_one_row_each` fills them. The result joins the outer rows as any LATERAL does.
 
     >>> # FROM t, LATERAL (SELECT u.k, COUNT(*) FROM u WHERE u.k = t.k GROUP BY ROLLUP (u.k))
     >>> # gives (NULL, 0) for a row of t without matches in u
     """
     from gsql.sql.aggregates import expand_grouping_sets
-    from gsql.sql.build import _FromItem, _Resolver
     from gsql.sql.subqueries import _own_windows
 
     for clause in ("having", "qualify", "distinct", "limit", "offset"):
@@ -370,22 +357,8 @@ def _complete_grand_totals(
             "subquery is not supported"
         )
     keys = expand_grouping_sets(body.args["group"])[0]
-    names = list(right.relation.columns)
-    if len(body.expressions) != len(names) - 1:
-        raise UnsupportedError("a LATERAL subquery's select list could not be matched with its columns")
-
-    unmatched = builder._join(left, right, "anti", [same_row.copy()], scope)
-    resolver = _Resolver(builder, scope)
-    expressions = []
-    for item in body.expressions:
-        value = value_over_no_rows(_as_grand_total(item.unalias(), keys))
-        expressions.append(resolver.resolve(value))
-    expressions.append(resolver.resolve(same_row.this))
-    node: plan.Node = right.relation
-    filled = plan.Project(names, input=unmatched.relation, expressions=expressions)
-    for _ in range(_grand_total_sets(body)):
-        node = plan.SetOperation(names, left=node, right=filled, kind="union", all=True)
-    return _FromItem(node, right.aliases)
+    values = [value_over_no_rows(_as_grand_total(item.unalias(), keys)) for item in body.expressions]
+    return _complete_outer_rows(builder, left, right, values, _grand_total_sets(body), same_row, scope)
 
 
 def _as_grand_total(expression: exp.Expression, keys: list[exp.Expression]) -> exp.Expression:
