@@ -154,11 +154,15 @@ class _PlanBuilder:
         return plan_recursive_cte(self, cte, name, ctes)
 
     def set_operation(self, expression: exp.SetOperation, ctes: dict[str, Relation]) -> Relation:
+        left = self.query(expression.this, ctes)
+        right = self.query(expression.expression, ctes)
+        return self._order_and_limit(expression, self.combine(expression, left, right))
+
+    def combine(self, expression: exp.SetOperation, left: Relation, right: Relation) -> Relation:
+        """Return the UNION, INTERSECT or EXCEPT of two built inputs, before ORDER BY and LIMIT."""
         _reject_args(expression, _HANDLED_SET_ARGS, "set operation")
         if expression.args.get("by_name") or expression.args.get("side") or expression.args.get("on"):
             raise UnsupportedError(f"`{expression.key.upper()} BY NAME` is not supported")
-        left = self.query(expression.this, ctes)
-        right = self.query(expression.expression, ctes)
         if len(left.names) != len(right.names):
             raise BindError(
                 f"{expression.key.upper()} inputs have {len(left.names)} and {len(right.names)} "
@@ -168,7 +172,7 @@ class _PlanBuilder:
         distinct = expression.args.get("distinct", True) is not False
         columns = [self.fresh("u") for _ in left.names]
         node = plan.SetOperation(columns, left=left.node, right=right.node, kind=kind, all=not distinct)
-        return self._order_and_limit(expression, Relation(node, left.names, left.display))
+        return Relation(node, left.names, left.display)
 
     def select(self, select: exp.Select, ctes: dict[str, Relation]) -> Relation:
         _reject_args(select, _HANDLED_SELECT_ARGS, "SELECT")

@@ -223,27 +223,20 @@ def _lateral_set_operation(builder: _PlanBuilder, operation: exp.SetOperation, c
     Every branch returns the outer row number as its last column, so the set operation, which
     compares whole rows, combines only rows of the same outer row.
     """
-    from gsql.sql.build import Relation
-
     for clause in ("order", "limit", "offset"):
         if operation.args.get(clause):
             raise UnsupportedError(
                 f"{clause.upper()} on a set operation inside a LATERAL subquery is not supported"
             )
-    if operation.args.get("by_name") or operation.args.get("side") or operation.args.get("on"):
-        raise UnsupportedError(f"`{operation.key.upper()} BY NAME` is not supported")
     left = lateral_query(builder, operation.this, ctes)
     right = lateral_query(builder, operation.expression, ctes)
     if len(left.names) != len(right.names):
+        # Checked here so that the message counts the columns without the outer row number.
         raise BindError(
             f"{operation.key.upper()} inputs have {len(left.names) - 1} and {len(right.names) - 1} "
             "columns; both sides must select the same number of columns"
         )
-    kind = {exp.Union: "union", exp.Intersect: "intersect", exp.Except: "except"}[type(operation)]
-    distinct = operation.args.get("distinct", True) is not False
-    columns = [builder.fresh("u") for _ in left.names]
-    node = plan.SetOperation(columns, left=left.node, right=right.node, kind=kind, all=not distinct)
-    return Relation(node, left.names, left.display)
+    return builder.combine(operation, left, right)
 
 
 def _complete_one_row_each(
