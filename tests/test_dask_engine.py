@@ -255,7 +255,7 @@ AGGREGATE_QUERIES = {
         "SELECT s IS NULL AS missing, BOOL_AND(k > 1) AS all_big, BOOL_OR(x > 50) AS any_big "
         "FROM l GROUP BY 1"
     ),
-    # NaN is above every number, so a group's MAX is NaN when it holds one.
+    # NaN is above every number, so a group's MAX is NaN when it contains one.
     "nan_max": "SELECT k, MAX(x) AS hi, MIN(x) AS lo FROM l GROUP BY k",
     "nan_max_no_keys": "SELECT MAX(x) AS hi, MIN(x) AS lo FROM l",
 }

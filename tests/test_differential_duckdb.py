@@ -71,7 +71,7 @@ FOUND_QUERIES = [
     "SELECT x, VAR_POP(y) OVER (ORDER BY x ROWS BETWEEN 40 PRECEDING AND 40 FOLLOWING) FROM long",
     "SELECT id, REGR_SXX(f, f) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) FROM t1",
     "SELECT id, REGR_SYY(f, b) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) FROM t1",
-    # NaN is above every number: MAX is NaN when a group holds one, in ANY and ALL too.
+    # NaN is above every number, so MAX is NaN when a group contains one, in ANY and ALL too.
     "SELECT MAX(f), MIN(f) FROM t1",
     "SELECT s, MAX(f), MIN(f) FROM t1 GROUP BY s",
     "SELECT MAX(DISTINCT f), MAX(f) FILTER (WHERE id > 1) FROM t1",
@@ -180,16 +180,21 @@ def _lateral_query(rng: random.Random) -> str:
         return f"SELECT x.id, q.* FROM t1 x, ({body}) q"
     aggregated = kind in ("group", "aggregate", "rollup")
     if form == "left":
-        test = "q.v0 IS NOT NULL" if aggregated else "q.r = 1" if kind == "window" else "q.v > 100"
+        if aggregated:
+            test = "q.v0 IS NOT NULL"
+        elif kind == "window":
+            test = "q.r = 1"
+        else:
+            test = "q.v > 100"
         return f"SELECT x.id, q.* FROM t1 x LEFT JOIN LATERAL ({body}) q ON {rng.choice(['true', test])}"
     test = "q.v0 IS NOT NULL OR x.id > 3" if aggregated else "true"
     return f"SELECT x.id, q.* FROM t1 x JOIN LATERAL ({body}) q ON {test}"
 
 
 def test_random_lateral_queries_match_duckdb(context, duck):
-    # LATERAL subqueries that aggregate with and without GROUP BY, with ROLLUP, windows, LIMIT
-    # and HAVING, joined by comma, implicitly, LEFT and INNER: each outer row of t1 must get
-    # exactly the rows DuckDB gives it, including those that meet no rows of t2.
+    # The subqueries aggregate with and without GROUP BY, with ROLLUP, windows, LIMIT and
+    # HAVING, and join by comma, implicitly, LEFT and INNER. Each outer row of t1 must get the
+    # rows DuckDB gives it, also when it meets no rows of t2.
     rng = random.Random(11)
     for _ in range(150):
         sql = _lateral_query(rng)

@@ -2,7 +2,7 @@
 
 The cases come from `scripts/fuzz_subqueries.py` and from queries written by hand, each reduced
 to a small query over the fuzzer's tables. Some were wrong once and now match DuckDB or raise
-UnsupportedError. The cases marked `xfail` (-0.0 against 0.0 as a key) still differ; their
+UnsupportedError. The cases marked `xfail` (-0.0 against 0.0 as a key) still differ. Their
 marks are strict, so a fix makes them fail until the mark is removed.
 """
 
@@ -257,8 +257,8 @@ def test_outer_aggregate_in_lateral_gsql_raises(context, sql):
         context.sql(sql).rows()
 
 
-# The least number of the 60 queries of each group that must run and match; the others may
-# raise UnsupportedError or fail in DuckDB too.
+# The minimum number of the 60 queries of each group that must run and match. The others may
+# raise UnsupportedError, or fail in DuckDB too.
 _FUZZ_GROUPS = {"nested": 40, "quantified": 40, "string_agg": 40, "lateral": 40, "scalar": 40, "alias": 25}
 
 

@@ -249,7 +249,7 @@ def test_lateral_grouping_sets_match_duckdb(context, duck, sql):
 
 
 # DuckDB reads a subquery in FROM that names an earlier item's column as LATERAL, with or
-# without the table name; the subquery's own columns win over the earlier item's.
+# without the table name. The subquery's own columns win over the earlier item's.
 IMPLICIT_LATERAL_QUERIES = [
     "SELECT a.i, q.v FROM a, (SELECT a.j * 2 AS v) q",
     "SELECT * FROM (SELECT 42) t(x), (SELECT x * 2 AS y) q",

@@ -30,7 +30,7 @@ from gsql.types import is_bit
 __all__ = ["aggregate_table"]
 
 _INT64_LIMIT = 2.0**63
-# A DECIMAL(38, s) holds integers of 10**-s units below this magnitude.
+# A DECIMAL(38, s) contains integers of 10**-s units below this magnitude.
 _DECIMAL_LIMIT = 10**38
 
 # Arrow hash aggregate for each plan function that Arrow computes exactly.
@@ -89,7 +89,7 @@ def aggregate_table(
 def _with_nan_flags(
     table: pa.Table, node: plan.Aggregate
 ) -> tuple[pa.Table, plan.Aggregate, dict[str, str]] | None:
-    """Add a BOOL_OR of `isnan(x)` for each MAX of a float column that holds NaN.
+    """Add a BOOL_OR of `isnan(x)` for each MAX of a float column that contains NaN.
 
     SQL orders NaN above every number (DuckDB and PostgreSQL), so the MAX of a group with a NaN
     is NaN. Arrow's hash max skips NaN unless a group has nothing else. Returns the extended

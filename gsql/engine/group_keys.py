@@ -25,7 +25,7 @@ _WORD_TYPES = {1: np.dtype(np.uint8), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
 
 @dataclass(frozen=True)
 class StringPacking:
-    """How a string key was packed: its type, and the byte length that all values share."""
+    """The packing of a string key: its type, and the byte length that all values share."""
 
     type: pa.DataType
     # None when the lengths differ, so that each code also contains its string's length.

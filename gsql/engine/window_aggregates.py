@@ -401,7 +401,7 @@ def _empty_type(call: plan.WindowCall, arrays: list[pa.Array]) -> pa.DataType:
 def _reducer(call: plan.WindowCall):
     name = call.function
     if name in _GROUPED and call.argument_order:
-        # The last array holds the rank of each row in the argument order.
+        # The last array contains the rank of each row in the argument order.
         return lambda group, arrays, count: _grouped(call, group, arrays[0], count, arrays[-1])
     if name in _GROUPED:
         return lambda group, arrays, count: _grouped(call, group, arrays[0], count)

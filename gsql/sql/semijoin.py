@@ -102,8 +102,8 @@ def _semi_join(
     marked = plan.MarkJoin(
         [*source.columns, mark], left=source, right=other, left_keys=keys, right_keys=other_keys, mark=mark
     )
-    kept = plan.Filter(marked.columns, input=marked, predicate=_column(mark))
-    return plan.Project(list(source.columns), input=kept, expressions=[_column(name) for name in source.columns])
+    matching = plan.Filter(marked.columns, input=marked, predicate=_column(mark))
+    return plan.Project(list(source.columns), input=matching, expressions=[_column(name) for name in source.columns])
 
 
 def _column(name: str) -> exp.Column:

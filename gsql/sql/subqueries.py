@@ -823,7 +823,7 @@ def _plan_mark_per_row(builder, select: exp.Select, probe, holder, scope, resolv
     return _ref(mark)
 
 
-def _check_per_row_grouping(select: exp.Select, what: str) -> None:
+def _check_per_row_grouping(select: exp.Select, subquery_kind: str) -> None:
     """Reject the grouping that a per-row subquery cannot extend by the outer row number.
 
     Without GROUP BY, HAVING or an aggregate in ORDER BY makes one group even for an outer
@@ -834,10 +834,10 @@ def _check_per_row_grouping(select: exp.Select, what: str) -> None:
     if group is None:
         order = select.args.get("order")
         if select.args.get("having") is not None or (order is not None and _has_plain_aggregate(order)):
-            raise UnsupportedError(f"{what} that aggregates in HAVING or ORDER BY without GROUP BY is not supported")
+            raise UnsupportedError(f"{subquery_kind} that aggregates in HAVING or ORDER BY without GROUP BY is not supported")
         return
     if any(isinstance(item, (exp.GroupingSets, exp.Rollup, exp.Cube)) for item in group.expressions):
-        raise UnsupportedError(f"GROUPING SETS, ROLLUP or CUBE in {what} is not supported")
+        raise UnsupportedError(f"GROUPING SETS, ROLLUP or CUBE in {subquery_kind} is not supported")
 
 
 def _group_by_row(select: exp.Select, first: str, outer: set[str]) -> None:
@@ -888,10 +888,10 @@ def _per_row_relation(
         # Keys index the select list, where the row number sits between the items and the rest.
         sort_keys = [_sort_key(columns[index if index < width else index + 1], ordered) for index, ordered in keys]
         node = _keep_numbered_rows(builder, node, columns[width], sort_keys, limits)
-    kept = columns[: width + 1]
-    if node.columns != kept:
-        node = plan.Project(kept, input=node, expressions=[_ref(column) for column in kept])
-    return node, kept[:width], kept[width]
+    outputs = columns[: width + 1]
+    if node.columns != outputs:
+        node = plan.Project(outputs, input=node, expressions=[_ref(column) for column in outputs])
+    return node, outputs[:width], outputs[width]
 
 
 def _order_keys(
@@ -1039,10 +1039,10 @@ def _split_correlation(query: exp.Expression, scope: Scope) -> tuple[Correlation
     outer = scope.aliases()
     where = query.args.get("where")
     parts = list(conjuncts(where.this)) if where is not None else []
-    kept, correlated = [], []
+    uncorrelated, correlated = [], []
     for conjunct in parts:
         references = free_aliases(conjunct) - local
-        (correlated if references & outer else kept).append(conjunct)
+        (correlated if references & outer else uncorrelated).append(conjunct)
 
     if correlated and _own_windows(query):
         # A window function is computed over the rows that the whole WHERE clause keeps,
@@ -1050,7 +1050,7 @@ def _split_correlation(query: exp.Expression, scope: Scope) -> tuple[Correlation
         raise UnsupportedError("a correlated subquery with a window function must run per outer row")
     select = query.copy() if correlated else query
     if correlated:
-        select.set("where", exp.Where(this=conjunction([c.copy() for c in kept])) if kept else None)
+        select.set("where", exp.Where(this=conjunction([c.copy() for c in uncorrelated])) if uncorrelated else None)
     leftover = free_aliases(select) - local
     if leftover & outer:
         name = sorted(leftover & outer)[0]

@@ -189,7 +189,7 @@ def _prepare_call(
         raise _unsupported(f"{function.upper()} of BOOLEAN values")
     if function in ("min", "max") and pa.types.is_floating(logical):
         # SQL orders NaN above every number, so MAX is NaN when a group has one. cuDF's min
-        # and max skip NaN (cudf issue 10740 asks for the SQL order), so the host runs these.
+        # and max skip NaN instead, so the host runs these.
         raise _unsupported(f"{function.upper()} of floating-point values, which may hold NaN")
 
     if function == "sum":

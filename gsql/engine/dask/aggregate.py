@@ -102,7 +102,7 @@ def aggregate(
         for call in node.aggregates
     ):
         # Arrow's max skips NaN in partials and in their combination, but SQL's MAX is NaN when
-        # a group has one; the pandas engine's aggregate over whole groups gets that right.
+        # a group has one. The pandas engine's aggregate over whole groups gets that right.
         return _aggregate_whole_groups(backend, node, frame)
 
     integer_sums = {
